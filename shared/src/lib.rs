@@ -1,0 +1,58 @@
+//! siamedge-format: the files and numbers every siamedge crate agrees on.
+//!
+//! - Files, each in the same [`envelope`] (magic, version, length, postcard payload, CRC-32):
+//!   the int8 [`Model`] the firmware runs (decoded zero-copy from flash), [`Embedding`]s,
+//!   enrolled [`Template`]s and, with `alloc`, `Gallery`s of templates.
+//! - Comparing: [`metric`] (distances over f32 and exact integer sums over int8, the match
+//!   probability) and [`decision`] (thresholds at chosen false-accept rates).
+//! - Building, on hosts (`alloc`): `ModelSpec` writes model files; [`quantize_multiplier`] is
+//!   TFLite's fixed-point requantization.
+//!
+//! Everything works without an allocator (`--no-default-features`), except `Gallery`,
+//! `ModelSpec`, `EmbeddingF32` and the `to_bytes` encoders. Decoders take untrusted bytes: they
+//! return a [`FormatError`] naming the file kind, the field and the values, and never panic (a
+//! fuzz target per decoder checks it). The wire layouts and the compatibility rule are in the
+//! crate README.
+//!
+//! Features: `alloc`; `std` (implies `alloc`, adds `std::error::Error`); default `std`.
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod crc;
+pub mod decision;
+pub mod embedding;
+pub mod envelope;
+pub mod error;
+#[cfg(feature = "alloc")]
+pub mod gallery;
+pub mod le;
+pub mod metric;
+pub mod model;
+pub mod model_id;
+pub mod quantize;
+pub mod template;
+mod wire;
+
+pub use decision::{Decision, DecisionSpec, OperatingPoint, MAX_OPERATING_POINTS};
+#[cfg(feature = "alloc")]
+pub use embedding::EmbeddingF32;
+pub use embedding::{Embedding, EmbeddingRef, MAX_EMBEDDING_DIM};
+pub use envelope::FileKind;
+pub use error::{Field, FormatError};
+#[cfg(feature = "alloc")]
+pub use gallery::{Gallery, MAX_GALLERY_TEMPLATES};
+pub use le::{LeF32Slice, LeI32Slice};
+pub use metric::Metric;
+pub use model::{
+    Activation, EmbeddingSpec, InputSpec, Layer, LayerKind, Model, Padding, Quant, Shape, Task,
+    Window, MAX_DIM, MAX_INPUT_CHANNELS, MAX_LAYERS, MAX_TENSOR_ELEMENTS,
+};
+#[cfg(feature = "alloc")]
+pub use model::{LayerSpec, MetricSpec, ModelSpec};
+pub use model_id::ModelId;
+pub use quantize::{multiplier_to_real, quantize_multiplier};
+pub use template::{Template, MAX_LABEL_LEN, MAX_TEMPLATE_EMBEDDINGS, MAX_TEMPLATE_VALUES};

@@ -1,0 +1,4 @@
+//! Subcommands of `siamedge-train`: one module per subcommand, each with an `Args` struct (clap derive)
+//! and a `run` function. `anyhow` is used here only, at the binary's edge.
+
+pub mod data;

@@ -1,0 +1,6 @@
+//! siamedge-trainer: data, models, losses, training, evaluation and export of Siamese encoders on
+//! candle. The `siamedge-train` binary is a thin clap front end over these modules.
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod data;

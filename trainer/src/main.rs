@@ -1,0 +1,29 @@
+//! `siamedge-train`: the host CLI that fetches data, trains, evaluates and exports Siamese encoders.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use siamedge_trainer::cli;
+
+/// Learn similarity on a host, judge it as biometrics is judged, and export it for the device.
+#[derive(Debug, Parser)]
+#[command(name = "siamedge-train", version, about)]
+struct Cli {
+    /// More logging (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fetch, check and inspect the data sets (ORL faces, MNIST, Fashion-MNIST).
+    Data(cli::data::DataArgs),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Data(args) => cli::data::run(args, cli.verbose),
+    }
+}
