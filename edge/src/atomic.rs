@@ -13,12 +13,19 @@ use std::path::{Path, PathBuf};
 use crate::error::EdgeError;
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> EdgeError + 'a {
-    move |source| EdgeError::Io { action, path: path.to_path_buf(), source }
+    move |source| EdgeError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The temporary sibling used while replacing `path`: `.<name>.tmp-<pid>` in the same directory.
 fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -29,7 +36,12 @@ fn temp_path(path: &Path) -> PathBuf {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EdgeError> {
     let tmp = temp_path(path);
     let result = (|| {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(io("creating", &tmp))?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io("creating", &tmp))?;
         f.write_all(bytes).map_err(io("writing", &tmp))?;
         f.sync_all().map_err(io("syncing", &tmp))?;
         fs::rename(&tmp, path).map_err(io("renaming into place", path))
@@ -42,7 +54,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EdgeError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io("syncing directory", dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("syncing directory", dir))
 }
 
 #[cfg(test)]
@@ -56,7 +70,10 @@ mod tests {
         write_atomic(&path, b"first version, long").unwrap();
         write_atomic(&path, b"second").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"second");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("g.sgg")]);
     }
 

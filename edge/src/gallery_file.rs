@@ -24,8 +24,15 @@ impl GalleryFile {
     /// read, [`EdgeError::Format`] when its bytes are not a valid gallery file.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, EdgeError> {
         let path = path.into();
-        let bytes = std::fs::read(&path).map_err(|source| EdgeError::Io { action: "reading", path: path.clone(), source })?;
-        let gallery = Gallery::decode(&bytes).map_err(|source| EdgeError::Format { path: path.clone(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| EdgeError::Io {
+            action: "reading",
+            path: path.clone(),
+            source,
+        })?;
+        let gallery = Gallery::decode(&bytes).map_err(|source| EdgeError::Format {
+            path: path.clone(),
+            source,
+        })?;
         Ok(Self { path, gallery })
     }
 
@@ -34,10 +41,20 @@ impl GalleryFile {
     pub fn create(path: impl Into<PathBuf>, model: ModelId) -> Result<Self, EdgeError> {
         let path = path.into();
         if path.exists() {
-            let source = std::io::Error::new(std::io::ErrorKind::AlreadyExists, "a gallery is already there");
-            return Err(EdgeError::Io { action: "creating", path, source });
+            let source = std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "a gallery is already there",
+            );
+            return Err(EdgeError::Io {
+                action: "creating",
+                path,
+                source,
+            });
         }
-        let file = Self { path, gallery: Gallery::new(model) };
+        let file = Self {
+            path,
+            gallery: Gallery::new(model),
+        };
         file.write(&file.gallery)?;
         Ok(file)
     }
@@ -89,8 +106,12 @@ impl GalleryFile {
         metric: &Metric<'_>,
         decision: &DecisionSpec,
     ) -> Result<Option<Decision>, EdgeError> {
-        let Some(template) = self.gallery.get(subject) else { return Ok(None) };
-        let distance = template.distance(probe, metric).map_err(|source| self.refused(source))?;
+        let Some(template) = self.gallery.get(subject) else {
+            return Ok(None);
+        };
+        let distance = template
+            .distance(probe, metric)
+            .map_err(|source| self.refused(source))?;
         Ok(Some(decision.decide(distance)))
     }
 
@@ -102,15 +123,24 @@ impl GalleryFile {
         metric: &Metric<'_>,
         decision: &DecisionSpec,
     ) -> Result<Option<(u32, Decision)>, EdgeError> {
-        let nearest = self.gallery.nearest(probe, metric).map_err(|source| self.refused(source))?;
+        let nearest = self
+            .gallery
+            .nearest(probe, metric)
+            .map_err(|source| self.refused(source))?;
         Ok(nearest.map(|(subject, distance)| (subject, decision.decide(distance))))
     }
 
     fn refused(&self, source: siamedge_format::FormatError) -> EdgeError {
-        EdgeError::Gallery { path: self.path.clone(), source }
+        EdgeError::Gallery {
+            path: self.path.clone(),
+            source,
+        }
     }
 
-    fn change(&mut self, f: impl FnOnce(&mut Gallery) -> Result<(), siamedge_format::FormatError>) -> Result<(), EdgeError> {
+    fn change(
+        &mut self,
+        f: impl FnOnce(&mut Gallery) -> Result<(), siamedge_format::FormatError>,
+    ) -> Result<(), EdgeError> {
         let mut next = self.gallery.clone();
         f(&mut next).map_err(|source| self.refused(source))?;
         self.write(&next)?;

@@ -15,7 +15,15 @@ fn template(subject: u32, values: &[i8]) -> Template {
 }
 
 fn decision(threshold: f32) -> DecisionSpec {
-    DecisionSpec::new(&[OperatingPoint { far: 1e-3, threshold }], 0, 1.0).unwrap()
+    DecisionSpec::new(
+        &[OperatingPoint {
+            far: 1e-3,
+            threshold,
+        }],
+        0,
+        1.0,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -30,14 +38,23 @@ fn enrollment_survives_a_reopen_and_identifies_the_nearest_subject() {
     assert_eq!(g.gallery().len(), 2);
     let probe = embedding(&[60, 8, 0, 0]);
     // Squared L2 in real units: (4/64)^2 + (8/64)^2 = 0.01953125 to subject 1.
-    let (subject, d) = g.identify(probe.as_ref(), &Metric::SquaredL2, &decision(0.1)).unwrap().unwrap();
+    let (subject, d) = g
+        .identify(probe.as_ref(), &Metric::SquaredL2, &decision(0.1))
+        .unwrap()
+        .unwrap();
     assert_eq!(subject, 1);
     assert!(d.accept);
     assert!((d.distance - 0.019_531_25).abs() < 1e-7, "{}", d.distance);
 
-    let to_two = g.verify(2, probe.as_ref(), &Metric::SquaredL2, &decision(0.1)).unwrap().unwrap();
+    let to_two = g
+        .verify(2, probe.as_ref(), &Metric::SquaredL2, &decision(0.1))
+        .unwrap()
+        .unwrap();
     assert!(!to_two.accept, "an impostor must be rejected: {to_two:?}");
-    assert!(g.verify(3, probe.as_ref(), &Metric::SquaredL2, &decision(0.1)).unwrap().is_none());
+    assert!(g
+        .verify(3, probe.as_ref(), &Metric::SquaredL2, &decision(0.1))
+        .unwrap()
+        .is_none());
 }
 
 #[test]
@@ -52,12 +69,24 @@ fn a_refused_change_leaves_file_and_memory_as_they_were() {
     assert!(matches!(dup, EdgeError::Gallery { .. }), "{dup}");
     assert!(dup.to_string().contains("gallery.sgg"), "{dup}");
 
-    let other = Template::new(5, Embedding::new(ModelId([9; 16]), 0.5, &[1, 2, 3]).unwrap().as_ref()).unwrap();
-    assert!(matches!(g.enroll(other).unwrap_err(), EdgeError::Gallery { .. }));
+    let other = Template::new(
+        5,
+        Embedding::new(ModelId([9; 16]), 0.5, &[1, 2, 3])
+            .unwrap()
+            .as_ref(),
+    )
+    .unwrap();
+    assert!(matches!(
+        g.enroll(other).unwrap_err(),
+        EdgeError::Gallery { .. }
+    ));
 
     assert_eq!(std::fs::read(&path).unwrap(), before);
     assert_eq!(g.gallery().len(), 1);
-    assert_eq!(g.gallery().get(1).unwrap().embedding(0).unwrap().values, &[1, 2, 3]);
+    assert_eq!(
+        g.gallery().get(1).unwrap().embedding(0).unwrap().values,
+        &[1, 2, 3]
+    );
 }
 
 #[test]
@@ -67,7 +96,17 @@ fn replace_and_remove_are_written() {
     let mut g = GalleryFile::create(&path, MODEL).unwrap();
     g.enroll(template(1, &[1, 2, 3])).unwrap();
     g.replace(template(1, &[4, 5, 6])).unwrap();
-    assert_eq!(GalleryFile::open(&path).unwrap().gallery().get(1).unwrap().embedding(0).unwrap().values, &[4, 5, 6]);
+    assert_eq!(
+        GalleryFile::open(&path)
+            .unwrap()
+            .gallery()
+            .get(1)
+            .unwrap()
+            .embedding(0)
+            .unwrap()
+            .values,
+        &[4, 5, 6]
+    );
     assert!(g.remove(1).unwrap().is_some());
     assert!(g.remove(1).unwrap().is_none());
     assert!(GalleryFile::open(&path).unwrap().gallery().is_empty());
@@ -89,5 +128,8 @@ fn corrupt_and_missing_files_are_errors_that_name_the_path() {
 
     let missing = GalleryFile::open(dir.path().join("none.sgg")).unwrap_err();
     assert!(missing.to_string().contains("none.sgg"), "{missing}");
-    assert!(GalleryFile::create(&path, MODEL).is_err(), "create must not overwrite an existing gallery");
+    assert!(
+        GalleryFile::create(&path, MODEL).is_err(),
+        "create must not overwrite an existing gallery"
+    );
 }

@@ -37,7 +37,15 @@ fn firmware_and_edge_agree_on_every_decision() {
     let enrolled = vectors(5, dim, 1);
     let mut templates = Vec::new();
     for (subject, values) in enrolled.iter().enumerate() {
-        let t = Template::new(subject as u32, EmbeddingRef { model: id, scale, values }).unwrap();
+        let t = Template::new(
+            subject as u32,
+            EmbeddingRef {
+                model: id,
+                scale,
+                values,
+            },
+        )
+        .unwrap();
         gallery.enroll(t.clone()).unwrap();
         templates.push(t);
     }
@@ -51,16 +59,27 @@ fn firmware_and_edge_agree_on_every_decision() {
         for t in &templates {
             let on_device = firmware.verify(t, probe.as_ref()).unwrap();
             let on_edge = gallery
-                .verify(t.subject(), probe.as_ref(), &model.metric(), model.decision())
+                .verify(
+                    t.subject(),
+                    probe.as_ref(),
+                    &model.metric(),
+                    model.decision(),
+                )
                 .unwrap()
                 .unwrap();
             assert_eq!(on_device, on_edge, "probe {k}, subject {}", t.subject());
             assert_eq!(on_device, model.verify(t, probe.as_ref()).unwrap());
             accepted += usize::from(on_device.accept);
         }
-        let (index, device_best) = strict.identify(&templates, probe.as_ref()).unwrap().unwrap();
+        let (index, device_best) = strict
+            .identify(&templates, probe.as_ref())
+            .unwrap()
+            .unwrap();
         let point = strict.operating_point();
-        let (subject, edge_best) = gallery.identify(probe.as_ref(), &model.metric(), model.decision()).unwrap().unwrap();
+        let (subject, edge_best) = gallery
+            .identify(probe.as_ref(), &model.metric(), model.decision())
+            .unwrap()
+            .unwrap();
         assert_eq!(templates[index].subject(), subject, "probe {k}");
         assert_eq!(device_best.distance, edge_best.distance);
         assert_eq!(device_best.accept, edge_best.distance <= point.threshold);
@@ -76,11 +95,27 @@ fn a_template_of_another_model_is_refused_everywhere() {
     let model = Model::decode(&bytes).unwrap();
     let other = ModelId([0xAB; 16]);
     let values = [1i8, 2, 3];
-    let foreign = Template::new(9, EmbeddingRef { model: other, scale: 0.02, values: &values }).unwrap();
+    let foreign = Template::new(
+        9,
+        EmbeddingRef {
+            model: other,
+            scale: 0.02,
+            values: &values,
+        },
+    )
+    .unwrap();
     let probe = Embedding::new(model.id(), 0.02, &values).unwrap();
 
-    let err = Verifier::new(&model).verify(&foreign, probe.as_ref()).unwrap_err();
-    assert_eq!(err, FormatError::ModelMismatch { expected: model.id(), found: other });
+    let err = Verifier::new(&model)
+        .verify(&foreign, probe.as_ref())
+        .unwrap_err();
+    assert_eq!(
+        err,
+        FormatError::ModelMismatch {
+            expected: model.id(),
+            found: other
+        }
+    );
     assert!(model.verify(&foreign, probe.as_ref()).is_err());
 
     let dir = tempfile::tempdir().unwrap();
