@@ -2,5 +2,7 @@
 //! candle. The `siamedge-train` binary is a thin clap front end over these modules.
 #![warn(missing_docs)]
 
+pub mod baseline;
 pub mod cli;
 pub mod data;
+pub mod eval;

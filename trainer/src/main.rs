@@ -19,11 +19,15 @@ struct Cli {
 enum Command {
     /// Fetch, check and inspect the data sets (ORL faces, MNIST, Fashion-MNIST).
     Data(cli::data::DataArgs),
+    /// Run the classic baselines (raw pixels, PCA, Mahalanobis, LDA, histogram) on the reference
+    /// protocols and print the table beside which learned encoders are judged.
+    Baseline(cli::baseline::BaselineArgs),
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Data(args) => cli::data::run(args, cli.verbose),
+        Command::Baseline(args) => cli::baseline::run(args, cli.verbose),
     }
 }

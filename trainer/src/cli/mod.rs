@@ -1,4 +1,5 @@
 //! Subcommands of `siamedge-train`: one module per subcommand, each with an `Args` struct (clap derive)
 //! and a `run` function. `anyhow` is used here only, at the binary's edge.
 
+pub mod baseline;
 pub mod data;

@@ -1,0 +1,200 @@
+//! `siamedge-train baseline`: the classic baselines on the reference protocols, as a table.
+//!
+//! Runs every baseline of [`crate::baseline`] on the same splits and pairs (ORL folds or the MNIST
+//! open-set split of `shared/REFERENCE.md`), prints a Markdown summary (EER per fold, mean EER,
+//! mean TAR@FAR=1e-3, mean AUC) and a per-fold table with trial counts, and writes the full report
+//! (every rate with its 95% interval) as JSON.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::baseline::protocol::{
+    mnist_open_set_split, mnist_protocol, orl_protocol, orl_split, run_methods, Split, FAR_TARGETS,
+    ORL_SIZE,
+};
+use crate::baseline::Method;
+use crate::data::{DataCache, DataSet, Mnist, OrlFaces};
+use crate::eval::pairs::DEFAULT_PAIR_SEED;
+use crate::eval::report::{BenchmarkReport, REPORT_SCHEMA_VERSION};
+
+/// Arguments of `siamedge-train baseline`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Data set and protocol.
+    #[arg(long, value_enum)]
+    pub data: BaselineData,
+    /// ORL folds to run (fold k tests on people 10k..10k+9).
+    #[arg(long, value_delimiter = ',', default_values_t = [0usize, 1, 2, 3])]
+    pub folds: Vec<usize>,
+    /// ORL image size, HEIGHTxWIDTH (area resize from 112x92).
+    #[arg(long, default_value = "56x46", value_parser = parse_size)]
+    pub size: ImageSize,
+    /// Baselines to run, comma-separated: raw-l2, pca-l2, pca-whitened, lda-l2, histogram-l1
+    /// [default: all].
+    #[arg(long, value_delimiter = ',', value_parser = parse_method)]
+    pub methods: Vec<Method>,
+    /// Seed of the sampled MNIST pairs (ChaCha8).
+    #[arg(long, default_value_t = DEFAULT_PAIR_SEED)]
+    pub seed: u64,
+    /// Cache folder [default: $SIAMEDGE_DATA, else ~/.cache/siamedge].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Write the full report as JSON to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the Markdown tables to FILE (they are printed on stdout too, unless `--json -`).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
+/// The protocol on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BaselineData {
+    /// ORL faces, four identity-disjoint folds.
+    Orl,
+    /// MNIST open-set: fit on digits 0-4, test on digits 5-9.
+    Mnist,
+}
+
+/// An image size, `(height, width)` in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageSize(pub usize, pub usize);
+
+fn parse_size(s: &str) -> Result<ImageSize, String> {
+    let (h, w) = s
+        .split_once('x')
+        .ok_or_else(|| format!("{s:?}: expected HEIGHTxWIDTH, e.g. 56x46"))?;
+    let parse = |v: &str| v.trim().parse::<usize>().ok().filter(|&n| n > 0);
+    match (parse(h), parse(w)) {
+        (Some(h), Some(w)) => Ok(ImageSize(h, w)),
+        _ => Err(format!("{s:?}: expected two positive integers, e.g. 56x46")),
+    }
+}
+
+fn parse_method(s: &str) -> Result<Method, String> {
+    s.parse()
+}
+
+/// Runs `siamedge-train baseline`; `verbose` > 0 prints what each baseline fitted.
+pub fn run(args: BaselineArgs, verbose: u8) -> Result<()> {
+    let cache = DataCache::resolve(args.cache.as_deref()).context("choosing the cache folder")?;
+    let methods = if args.methods.is_empty() {
+        Method::ALL.to_vec()
+    } else {
+        args.methods.clone()
+    };
+    let start = Instant::now();
+    let (dataset, protocol, pair_seed, splits) = match args.data {
+        BaselineData::Orl => {
+            let faces = OrlFaces::load(&cache).with_context(|| {
+                format!(
+                    "loading ORL from {} (run `siamedge-train data fetch orl`)",
+                    cache.root().display()
+                )
+            })?;
+            if args.folds.is_empty() {
+                bail!("--folds is empty");
+            }
+            let size = (args.size.0, args.size.1);
+            let splits = args
+                .folds
+                .iter()
+                .map(|&k| {
+                    orl_split(&faces, k, size).with_context(|| format!("building ORL fold {k}"))
+                })
+                .collect::<Result<Vec<Split>>>()?;
+            ("orl", orl_protocol(&args.folds, size), None, splits)
+        }
+        BaselineData::Mnist => {
+            let mnist = Mnist::load(&cache, DataSet::Mnist).with_context(|| {
+                format!(
+                    "loading MNIST from {} (run `siamedge-train data fetch mnist`)",
+                    cache.root().display()
+                )
+            })?;
+            let split = mnist_open_set_split(&mnist, args.seed)
+                .context("building the MNIST open-set split")?;
+            (
+                "mnist",
+                mnist_protocol(args.seed),
+                Some(args.seed),
+                vec![split],
+            )
+        }
+    };
+    if args.data == BaselineData::Orl && (args.size.0, args.size.1) != ORL_SIZE {
+        eprintln!(
+            "note: the reference numbers are at {}x{}",
+            ORL_SIZE.0, ORL_SIZE.1
+        );
+    }
+    let bar = ProgressBar::new((methods.len() * splits.len()) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let reports = run_methods(&methods, &splits, &FAR_TARGETS, |m, fold| {
+        bar.set_message(format!("{} fold {}", m.id(), fold.fold));
+        bar.inc(1);
+        if verbose > 0 {
+            bar.println(format!(
+                "{} fold {}: EER {:.2}% in {:.2} s",
+                m.id(),
+                fold.fold,
+                100.0 * fold.verification.eer.rate,
+                fold.seconds
+            ));
+        }
+    })?;
+    bar.finish_and_clear();
+    if verbose > 0 {
+        for r in &reports {
+            eprintln!("{}: {}", r.method, r.detail);
+        }
+        eprintln!("total {:.1} s", start.elapsed().as_secs_f64());
+    }
+    let report = BenchmarkReport {
+        schema_version: REPORT_SCHEMA_VERSION,
+        dataset: dataset.into(),
+        protocol,
+        pair_seed,
+        far_targets: FAR_TARGETS.to_vec(),
+        methods: reports,
+    };
+    let markdown = report.to_markdown();
+    let json_to_stdout = args.json.as_deref() == Some(Path::new("-"));
+    if !json_to_stdout {
+        print!("{markdown}");
+    }
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, &markdown).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&report).context("serializing the report")?;
+        if json_to_stdout {
+            println!("{json}");
+        } else {
+            std::fs::write(path, json + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_methods_parse() {
+        assert_eq!(parse_size("56x46"), Ok(ImageSize(56, 46)));
+        assert!(parse_size("56").is_err());
+        assert!(parse_size("0x46").is_err());
+        assert_eq!(parse_method("lda-l2"), Ok(Method::LdaL2));
+        assert!(parse_method("lda").is_err());
+    }
+}
