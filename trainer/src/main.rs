@@ -22,6 +22,9 @@ enum Command {
     /// Run the classic baselines (raw pixels, PCA, Mahalanobis, LDA, histogram) on the reference
     /// protocols and print the table beside which learned encoders are judged.
     Baseline(cli::baseline::BaselineArgs),
+    /// Train a Siamese encoder (or a 2-channel / hybrid pair scorer) on ORL or MNIST, select it on
+    /// validation identities and judge it on the held-out ones.
+    Train(Box<cli::train::TrainArgs>),
 }
 
 fn main() -> Result<()> {
@@ -29,5 +32,6 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Data(args) => cli::data::run(args, cli.verbose),
         Command::Baseline(args) => cli::baseline::run(args, cli.verbose),
+        Command::Train(args) => cli::train::run(*args, cli.verbose),
     }
 }
