@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use siamedge_format::file::WriteError;
 use siamedge_format::FormatError;
 
 /// What went wrong in the edge runtime.
@@ -34,4 +35,14 @@ pub enum EdgeError {
         /// Why the gallery refused it.
         source: FormatError,
     },
+}
+
+impl From<WriteError> for EdgeError {
+    fn from(e: WriteError) -> Self {
+        EdgeError::Io {
+            action: e.step,
+            path: e.path,
+            source: e.source,
+        }
+    }
 }

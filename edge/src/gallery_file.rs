@@ -2,14 +2,14 @@
 //!
 //! Every change ([`enroll`](GalleryFile::enroll), [`replace`](GalleryFile::replace),
 //! [`remove`](GalleryFile::remove)) is applied to a copy, written with
-//! [`write_atomic`](crate::atomic::write_atomic), and only then becomes the in-memory state: a
+//! [`write_atomic`], and only then becomes the in-memory state: a
 //! failed write changes neither the file nor the gallery in memory.
 
 use std::path::{Path, PathBuf};
 
+use siamedge_format::file::write_atomic;
 use siamedge_format::{Decision, DecisionSpec, EmbeddingRef, Gallery, Metric, ModelId, Template};
 
-use crate::atomic::write_atomic;
 use crate::error::EdgeError;
 
 /// A [`Gallery`] bound to its file.
@@ -150,6 +150,6 @@ impl GalleryFile {
 
     fn write(&self, gallery: &Gallery) -> Result<(), EdgeError> {
         let bytes = gallery.to_bytes().map_err(|source| self.refused(source))?;
-        write_atomic(&self.path, &bytes)
+        Ok(write_atomic(&self.path, &bytes)?)
     }
 }

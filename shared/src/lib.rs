@@ -14,7 +14,8 @@
 //! fuzz target per decoder checks it). The wire layouts and the compatibility rule are in the
 //! crate README.
 //!
-//! Features: `alloc`; `std` (implies `alloc`, adds `std::error::Error`); default `std`.
+//! Features: `alloc`; `std` (implies `alloc`, adds `std::error::Error` and the atomic file
+//! writer [`file::write_atomic`]); default `std`.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
@@ -27,6 +28,8 @@ pub mod decision;
 pub mod embedding;
 pub mod envelope;
 pub mod error;
+#[cfg(feature = "std")]
+pub mod file;
 #[cfg(feature = "alloc")]
 pub mod gallery;
 pub mod le;

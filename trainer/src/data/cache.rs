@@ -14,7 +14,7 @@
 //! of `fetch`.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -160,21 +160,11 @@ pub fn sha256_file(path: &Path) -> Result<String, CacheError> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     fs::create_dir_all(dir).map_err(CacheError::io("creating", dir))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(CacheError::io("creating a temporary file in", dir))?;
-    tmp.write_all(bytes)
-        .map_err(CacheError::io("writing a temporary file for", path))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(CacheError::io("syncing a temporary file for", path))?;
-    tmp.persist(path).map_err(|e| CacheError::Io {
-        op: "renaming to",
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
+    siamedge_format::file::write_atomic(path, bytes).map_err(|e| CacheError::Io {
+        op: e.step,
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// A temporary folder under the cache root (same file system, so a rename out of it is atomic);
