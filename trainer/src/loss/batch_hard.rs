@@ -9,7 +9,7 @@
 use candle_core::Tensor;
 
 use super::distance::pairwise_distances;
-use super::mining::{check_batch, class_count, gather_entries};
+use super::mining::{check_batch, mean_hinge};
 use super::LossError;
 
 /// Batch-hard triplet loss of `embeddings` `(B, D)` with one label per row; a scalar.
@@ -44,15 +44,7 @@ pub fn batch_hard_triplet_loss(
             neg.push((a, n));
         }
     }
-    if pos.is_empty() {
-        return Err(LossError::NoTriplet {
-            batch: b,
-            classes: class_count(labels),
-        });
-    }
-    let dp = gather_entries(&d, b, pos.into_iter())?;
-    let dn = gather_entries(&d, b, neg.into_iter())?;
-    Ok(((dp - dn)? + margin)?.relu()?.mean_all()?)
+    mean_hinge(&d, labels, pos, neg, margin)
 }
 
 #[cfg(test)]

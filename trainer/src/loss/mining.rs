@@ -17,6 +17,28 @@ pub(crate) fn check_batch(embeddings: &Tensor, labels: &[u32]) -> Result<usize, 
     Ok(b)
 }
 
+/// The mean triplet hinge `max(0, d[a][p] - d[a][n] + margin)` over the mined `(anchor, positive)`
+/// and `(anchor, negative)` pairs (same length, matched by position) of the `(B, B)` distance matrix
+/// `d`; [`LossError::NoTriplet`] when nothing was mined.
+pub(crate) fn mean_hinge(
+    d: &Tensor,
+    labels: &[u32],
+    pos: Vec<(usize, usize)>,
+    neg: Vec<(usize, usize)>,
+    margin: f64,
+) -> Result<Tensor, LossError> {
+    let b = labels.len();
+    if pos.is_empty() {
+        return Err(LossError::NoTriplet {
+            batch: b,
+            classes: class_count(labels),
+        });
+    }
+    let dp = gather_entries(d, b, pos.into_iter())?;
+    let dn = gather_entries(d, b, neg.into_iter())?;
+    Ok(((dp - dn)? + margin)?.relu()?.mean_all()?)
+}
+
 /// Entries `d[i][j]` of a `(B, B)` matrix for the given `(i, j)`, as a differentiable `(N,)` tensor.
 pub(crate) fn gather_entries(
     d: &Tensor,
