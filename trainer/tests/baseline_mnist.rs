@@ -6,9 +6,10 @@
 //! give 34.87). Our own seed-42 values are pinned tighter, as a reproducibility check of the
 //! sampler and the metrics. Skips without the data unless `SIAMEDGE_REQUIRE_DATA=1`.
 
+mod common;
+
 use siamedge_trainer::baseline::protocol::{mnist_open_set_split, run_method, FAR_TARGETS};
 use siamedge_trainer::baseline::Method;
-use siamedge_trainer::data::{DataCache, DataSet, Mnist};
 use siamedge_trainer::eval::pairs::DEFAULT_PAIR_SEED;
 
 /// `(method, reference EER %, our EER % with seed 42)`.
@@ -19,26 +20,9 @@ const EXPECTED: [(Method, f64, f64); 2] = [
 /// Allowed distance from the reference (sampling), in percentage points.
 const REFERENCE_TOLERANCE_PP: f64 = 0.7;
 
-fn mnist() -> Option<Mnist> {
-    let required = std::env::var("SIAMEDGE_REQUIRE_DATA").is_ok_and(|v| v == "1");
-    let loaded = DataCache::from_env()
-        .map_err(|e| e.to_string())
-        .and_then(|c| Mnist::load(&c, DataSet::Mnist).map_err(|e| e.to_string()));
-    match loaded {
-        Ok(m) => Some(m),
-        Err(e) if required => panic!("SIAMEDGE_REQUIRE_DATA=1 but MNIST is not loadable: {e}"),
-        Err(e) => {
-            eprintln!(
-                "skipping: MNIST not in the cache ({e}); run `siamedge-train data fetch mnist`"
-            );
-            None
-        }
-    }
-}
-
 #[test]
 fn open_set_raw_l2_and_histogram() {
-    let Some(mnist) = mnist() else { return };
+    let Some(mnist) = common::mnist() else { return };
     let split = mnist_open_set_split(&mnist, DEFAULT_PAIR_SEED).unwrap();
     assert_eq!((split.train.ncols(), split.test.ncols()), (30_596, 4_861));
     for (method, reference, ours) in EXPECTED {

@@ -5,9 +5,10 @@
 //! `~/.cache/siamedge`). Without them the test prints why and passes, unless
 //! `SIAMEDGE_REQUIRE_DATA=1`, when it fails (CI sets it after fetching).
 
+mod common;
+
 use siamedge_trainer::baseline::protocol::{orl_split, run_method, FAR_TARGETS, ORL_SIZE};
 use siamedge_trainer::baseline::Method;
-use siamedge_trainer::data::{DataCache, OrlFaces};
 
 /// Reference EERs of fold 0, percent (REFERENCE.md prints one decimal).
 const REFERENCE_FOLD0: [(Method, f64); 5] = [
@@ -20,24 +21,9 @@ const REFERENCE_FOLD0: [(Method, f64); 5] = [
 /// Allowed distance from the reference, in percentage points.
 const TOLERANCE_PP: f64 = 0.3;
 
-fn faces() -> Option<OrlFaces> {
-    let required = std::env::var("SIAMEDGE_REQUIRE_DATA").is_ok_and(|v| v == "1");
-    let loaded = DataCache::from_env()
-        .map_err(|e| e.to_string())
-        .and_then(|c| OrlFaces::load(&c).map_err(|e| e.to_string()));
-    match loaded {
-        Ok(f) => Some(f),
-        Err(e) if required => panic!("SIAMEDGE_REQUIRE_DATA=1 but ORL is not loadable: {e}"),
-        Err(e) => {
-            eprintln!("skipping: ORL not in the cache ({e}); run `siamedge-train data fetch orl`");
-            None
-        }
-    }
-}
-
 #[test]
 fn baselines_reproduce_the_reference_on_fold_0() {
-    let Some(faces) = faces() else { return };
+    let Some(faces) = common::orl() else { return };
     let split = orl_split(&faces, 0, ORL_SIZE).unwrap();
     assert_eq!(
         (split.train.shape(), split.test.shape()),

@@ -2,6 +2,8 @@
 //! the cache (`$SIAMEDGE_DATA` or `~/.cache/siamedge`) its tests print a message and pass, unless
 //! `SIAMEDGE_REQUIRE_DATA=1` (CI), where they fail.
 
+mod common;
+
 use std::fs;
 
 use siamedge_trainer::data::cache::sha256_file;
@@ -16,23 +18,8 @@ use siamedge_trainer::data::{pickle, resize_area, DataCache, DataSet, Mnist, Orl
 /// The cache when `set` is fetched and verified; `None` (test skipped) when it is not and data is
 /// not required.
 fn cached(set: DataSet) -> Option<DataCache> {
-    let cache = DataCache::from_env().expect("cache folder");
-    match verify(&cache, set) {
-        Ok(_) => Some(cache),
-        Err(e) if std::env::var("SIAMEDGE_REQUIRE_DATA").as_deref() == Ok("1") => {
-            panic!(
-                "SIAMEDGE_REQUIRE_DATA=1 but {set} is not cached in {}: {e}",
-                cache.root().display()
-            )
-        }
-        Err(e) => {
-            eprintln!(
-                "skipping: {set} is not cached in {} ({e}); run `siamedge-train data fetch`",
-                cache.root().display()
-            );
-            None
-        }
-    }
+    let cache = common::cache()?;
+    common::or_skip(set.name(), verify(&cache, set).map(|_| cache))
 }
 
 #[test]

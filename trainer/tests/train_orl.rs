@@ -2,30 +2,16 @@
 //! people (all 4,950 pairs). Without the cached data the test prints a message and passes, unless
 //! `SIAMEDGE_REQUIRE_DATA=1` (CI, after `siamedge-train data fetch`), when it fails.
 
-use siamedge_trainer::data::{DataCache, OrlFaces};
+mod common;
+
 use siamedge_trainer::model::EncoderConfig;
 use siamedge_trainer::train::{
     orl_set, run, split_validation, verify, RunOptions, TrainConfig, Trainer,
 };
 
-fn faces() -> Option<OrlFaces> {
-    let required = std::env::var("SIAMEDGE_REQUIRE_DATA").is_ok_and(|v| v == "1");
-    let loaded = DataCache::from_env()
-        .map_err(|e| e.to_string())
-        .and_then(|c| OrlFaces::load(&c).map_err(|e| e.to_string()));
-    match loaded {
-        Ok(f) => Some(f),
-        Err(e) if required => panic!("SIAMEDGE_REQUIRE_DATA=1 but ORL is not loadable: {e}"),
-        Err(e) => {
-            eprintln!("skipping: ORL is not cached ({e}); run `siamedge-train data fetch orl`");
-            None
-        }
-    }
-}
-
 #[test]
 fn a_short_run_beats_chance_on_held_out_people() {
-    let Some(faces) = faces() else { return };
+    let Some(faces) = common::orl() else { return };
     let fold = faces.fold(0).unwrap();
     // 28x23: a quarter of the reference input, to keep the test to seconds.
     let (h, w) = (28, 23);

@@ -1,0 +1,38 @@
+//! Shared by the integration tests that need fetched data (`siamedge-train data fetch`, cached in
+//! `$SIAMEDGE_DATA` or `~/.cache/siamedge`): a data set that cannot be loaded skips the test with a
+//! message, unless `SIAMEDGE_REQUIRE_DATA=1` (CI, after fetching), where the test fails.
+#![allow(dead_code)]
+
+use std::fmt::Display;
+
+use siamedge_trainer::data::{DataCache, DataSet, Mnist, OrlFaces};
+
+/// `Some(value)`, or `None` after printing why `what` is missing; panics instead when
+/// `SIAMEDGE_REQUIRE_DATA=1`.
+pub fn or_skip<T, E: Display>(what: &str, loaded: Result<T, E>) -> Option<T> {
+    match loaded {
+        Ok(v) => Some(v),
+        Err(e) if std::env::var("SIAMEDGE_REQUIRE_DATA").as_deref() == Ok("1") => {
+            panic!("SIAMEDGE_REQUIRE_DATA=1 but {what} is not loadable: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping: {what} is not cached ({e}); run `siamedge-train data fetch`");
+            None
+        }
+    }
+}
+
+/// The cache folder, when one can be named.
+pub fn cache() -> Option<DataCache> {
+    or_skip("the data cache", DataCache::from_env())
+}
+
+/// The repaired ORL faces from the cache.
+pub fn orl() -> Option<OrlFaces> {
+    or_skip("ORL", OrlFaces::load(&cache()?))
+}
+
+/// MNIST from the cache.
+pub fn mnist() -> Option<Mnist> {
+    or_skip("MNIST", Mnist::load(&cache()?, DataSet::Mnist))
+}
