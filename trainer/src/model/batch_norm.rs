@@ -218,19 +218,9 @@ impl ModuleT for BatchNorm {
 mod tests {
     use super::*;
     use crate::model::init::seeded_var_builder;
+    use crate::model::test_util::max_abs;
     use candle_core::Device;
     use candle_nn::VarMap;
-
-    fn max_abs(t: Tensor) -> f32 {
-        t.abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar()
-            .unwrap()
-    }
 
     /// candle-nn's BatchNorm on the same data in NCHW, as the reference.
     #[test]

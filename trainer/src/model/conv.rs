@@ -131,18 +131,8 @@ pub fn linear(d_in: usize, d_out: usize, vb: VarBuilder) -> Result<candle_nn::Li
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_util::max_abs;
     use candle_core::{Device, Var};
-
-    fn max_abs(t: Tensor) -> f32 {
-        t.abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar()
-            .unwrap()
-    }
 
     fn check(kernel: usize, padding: usize) {
         let dev = Device::Cpu;

@@ -120,18 +120,7 @@ mod tests {
                 .unwrap();
             max_pool_2x2(&y.relu().unwrap()).unwrap()
         };
-        let max_abs = |a: &Tensor, b: &Tensor| -> f32 {
-            (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar()
-                .unwrap()
-        };
+        let max_abs = |a: &Tensor, b: &Tensor| crate::model::test_util::max_abs((a - b).unwrap());
         let (a, b) = (fused.forward_t(&x, true).unwrap(), unfused(true));
         assert!(max_abs(&a, &b) < 1e-5);
         let probe = Tensor::rand(-1f32, 1.0, a.dims(), &dev).unwrap();

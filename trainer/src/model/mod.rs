@@ -20,6 +20,24 @@ pub mod max_pool;
 pub mod separable_block;
 pub mod two_channel;
 
+#[cfg(test)]
+pub(crate) mod test_util {
+    //! Helpers shared by the model tests.
+    use candle_core::Tensor;
+
+    /// The largest absolute element of `t` (any shape, f32).
+    pub(crate) fn max_abs(t: Tensor) -> f32 {
+        t.abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar()
+            .unwrap()
+    }
+}
+
 pub use arch::{Arch, Model, ModelConfig};
 pub use encoder::{encoder, Encoder, EncoderConfig};
 pub use init::seeded_var_builder;

@@ -142,16 +142,7 @@ mod tests {
             .permute((0, 3, 1, 2))
             .unwrap();
         let reference = x.conv2d(&w, 1, 1, 1, 3).unwrap();
-        let diff = (ours - reference)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = crate::model::test_util::max_abs((ours - reference).unwrap());
         assert!(diff < 1e-3, "max abs difference {diff}");
     }
 }
