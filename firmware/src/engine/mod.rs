@@ -126,13 +126,15 @@ impl<'m, 'a> Engine<'m, 'a> {
         for (index, layer) in model.layers().iter().enumerate() {
             let op = Op::prepare(index, layer)?;
             let output = if op.in_place() { side } else { side.other() };
-            let step = Step {
+            let mut step = Step {
                 op,
                 input: side,
                 input_len: layer.input.elements() as usize,
                 output,
                 output_len: layer.output.elements() as usize,
+                packed: false,
             };
+            step.packed = cfg!(feature = "dsp") && !op.in_place() && packed_fits(buffer, &step);
             // A decoded model has at most MAX_LAYERS layers.
             let _ = steps.push(step);
             side = output;
@@ -160,6 +162,12 @@ impl<'m, 'a> Engine<'m, 'a> {
         self.output_len
     }
 
+    /// Layers that run a packed DSP kernel (feature `dsp`, and the arena leaves room for its
+    /// scratch; see [`dsp::arena_bytes`]); the others run the reference kernels.
+    pub fn packed_layers(&self) -> usize {
+        self.steps.iter().filter(|s| s.packed).count()
+    }
+
     /// Multiply-accumulates per inference over all layers (padding taps included).
     pub fn macs(&self) -> u64 {
         self.steps.iter().map(|s| s.op.macs()).sum()
@@ -185,7 +193,7 @@ impl<'m, 'a> Engine<'m, 'a> {
                 }
                 op => {
                     let (input, output, scratch) = split(self.arena, step);
-                    eval(&op, input, output, scratch);
+                    eval(&op, step.packed, input, output, scratch);
                 }
             }
         }
@@ -222,12 +230,31 @@ fn split<'b>(arena: &'b mut [i8], step: &Step<'_>) -> (&'b [i8], &'b mut [i8], &
     }
 }
 
-/// Runs one non-in-place op.
-fn eval(op: &Op<'_>, input: &[i8], output: &mut [i8], scratch: &mut [i8]) {
+/// Whether the scratch of `step` in `arena` holds its packed kernel's panel.
+fn packed_fits(arena: &mut [i8], step: &Step<'_>) -> bool {
+    let (_, _, scratch) = split(arena, step);
+    match &step.op {
+        Op::Conv2d(k) => dsp::matmul::panel_words(scratch, dsp::matmul::conv_panel(k)).is_some(),
+        Op::Dense(k) => dsp::matmul::panel_words(scratch, dsp::matmul::dense_panel(k)).is_some(),
+        _ => false,
+    }
+}
+
+/// Runs one non-in-place op, through its packed kernel when `packed` (the packed kernels fall
+/// back to nothing: `packed` was checked against this very scratch at prepare).
+fn eval(op: &Op<'_>, packed: bool, input: &[i8], output: &mut [i8], scratch: &mut [i8]) {
     match op {
-        Op::Conv2d(k) => dsp::conv2d(k, input, output, scratch),
+        Op::Conv2d(k) => {
+            if !(packed && dsp::matmul::conv2d(k, input, output, scratch)) {
+                k.eval(input, output)
+            }
+        }
         Op::Depthwise(k) => k.eval(input, output),
-        Op::Dense(k) => dsp::dense(k, input, output, scratch),
+        Op::Dense(k) => {
+            if !(packed && dsp::matmul::dense(k, input, output, scratch)) {
+                k.eval(input, output)
+            }
+        }
         Op::Pool(k) => k.eval(input, output),
         Op::GlobalAverage(k) => k.eval(input, output),
         Op::L2Norm(k) => k.eval(input, output),
@@ -265,11 +292,12 @@ pub fn quantize_image(input: &InputSpec, pixels: &[u8], out: &mut [i8]) -> Resul
 }
 
 /// The host integer reference executor: runs `model` on `input` (NHWC int8, the model input's
-/// quantization) in a heap arena of the size the model asks for plus the DSP scratch, and
+/// quantization) in a heap arena of [`dsp::arena_bytes`] (what the model asks for plus the
+/// DSP scratch, so a `dsp` build runs every packed kernel), and
 /// returns the embedding (`model.embedding().dim` int8 values).
 #[cfg(feature = "std")]
 pub fn run_model(model: &Model<'_>, input: &[i8]) -> Result<Vec<i8>, EngineError> {
-    let size = needed_arena_bytes(model).max(dsp::arena_bytes(model));
+    let size = dsp::arena_bytes(model);
     let mut buffer = vec![0i8; size];
     let mut engine = Engine::with_buffer(model, &mut buffer)?;
     Ok(engine.run(input)?.to_vec())

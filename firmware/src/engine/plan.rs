@@ -118,4 +118,6 @@ pub struct Step<'m> {
     pub output: Side,
     /// Output bytes.
     pub output_len: usize,
+    /// Whether it runs its packed DSP kernel (feature `dsp` and enough scratch).
+    pub packed: bool,
 }

@@ -233,3 +233,63 @@ pub fn random_model(seed: u64, l2: bool) -> ModelSpec {
         layers,
     }
 }
+
+/// A model with a larger random convolution (`in_c` up to 20, so both the four-at-a-time and
+/// the value-by-value panel fills run; a 1x1 convolution widens the at most 4 input channels
+/// first), then a Dense to the embedding.
+pub fn conv_model(seed: u64) -> ModelSpec {
+    let mut rng = Rng::new(seed);
+    let in_c: u16 = [1, 2, 3, 4, 8, 12, 16, 20][rng.range(0, 7) as usize];
+    let c0 = in_c.min(4);
+    let (h, w) = (rng.range(1, 12) as u16, rng.range(1, 12) as u16);
+    let q_in = quant(&mut rng);
+    let mut spec = random_model(seed, false);
+    let mut layers = Vec::new();
+    let (mut shape, mut q) = (Shape::new(h, w, c0), q_in);
+    if in_c > c0 {
+        let q1 = quant(&mut rng);
+        let kind = LayerKind::Conv2d(Window::new(1, 1, 1, 1));
+        let wide = weighted(
+            &mut rng,
+            kind,
+            shape,
+            q,
+            q1,
+            usize::from(in_c),
+            usize::from(c0),
+        );
+        let wide = wide.unwrap();
+        shape = wide.output;
+        q = q1;
+        layers.push(wide);
+    }
+    let win = window(&mut rng, shape, true);
+    let out_c = rng.range(1, 19) as usize;
+    let taps = usize::from(win.kernel_h) * usize::from(win.kernel_w) * usize::from(in_c);
+    let q_out = quant(&mut rng);
+    let Some(conv) = weighted(
+        &mut rng,
+        LayerKind::Conv2d(win),
+        shape,
+        q,
+        q_out,
+        out_c,
+        taps,
+    ) else {
+        return spec;
+    };
+    let depth = conv.output.elements() as usize;
+    let dim = usize::from(spec.embedding.dim);
+    let q_emb = Quant::new(spec.embedding.scale, 0);
+    let out = conv.output;
+    layers.push(conv);
+    layers.push(weighted(&mut rng, LayerKind::Dense, out, q_out, q_emb, dim, depth).unwrap());
+    spec.input.width = w;
+    spec.input.height = h;
+    spec.input.channels = c0 as u8;
+    spec.input.mean = heapless::Vec::from_slice(&vec![0.5; usize::from(c0)]).unwrap();
+    spec.input.std = heapless::Vec::from_slice(&vec![0.25; usize::from(c0)]).unwrap();
+    spec.input.quant = q_in;
+    spec.layers = layers;
+    spec
+}
