@@ -5,10 +5,11 @@
 mod reference;
 
 use proptest::prelude::*;
-use reference::random::{conv_model, random_model, Rng};
+use reference::random::{conv_model, depthwise_model, random_model, Rng};
 use siamedge_firmware::engine::dsp::{self, matmul};
 use siamedge_firmware::engine::kernels::conv2d::Conv2d;
 use siamedge_firmware::engine::kernels::dense::Dense;
+use siamedge_firmware::engine::kernels::depthwise::Depthwise;
 use siamedge_format::{LayerKind, Model};
 
 /// Runs every Conv2d and Dense layer of `bytes` through both kernels on random inputs.
@@ -45,6 +46,19 @@ fn compare_layers(bytes: &[u8], seed: u64) -> Result<usize, TestCaseError> {
                 ));
                 prop_assert!(untouched.iter().all(|&v| v == 0x55));
             }
+            LayerKind::DepthwiseConv2d {
+                window,
+                depth_multiplier,
+            } => {
+                let k = Depthwise::prepare(i, layer, window, *depth_multiplier).unwrap();
+                k.eval(&input, &mut reference);
+                let ran = dsp::depthwise::depthwise(&k, &input, &mut packed);
+                prop_assert_eq!(ran, dsp::depthwise::supported(&k));
+                if !ran {
+                    prop_assert!(packed.iter().all(|&v| v == 0x55));
+                    continue;
+                }
+            }
             LayerKind::Dense => {
                 let k = Dense::prepare(i, layer).unwrap();
                 let mut scratch = vec![0i8; matmul::dense_panel(&k).scratch_bytes()];
@@ -68,6 +82,13 @@ proptest! {
         prop_assert!(compare_layers(&bytes, seed)? >= 1);
     }
 
+    /// Depthwise layers with 4 to 16 channels (a multiple of 4: the packed kernel runs).
+    #[test]
+    fn packed_depthwise_matches_reference(seed in any::<u64>()) {
+        let bytes = depthwise_model(seed).to_bytes().unwrap();
+        prop_assert!(compare_layers(&bytes, seed)? >= 2);
+    }
+
     #[test]
     fn packed_layers_of_random_models_match_reference(seed in any::<u64>()) {
         let bytes = random_model(seed, seed % 2 == 0).to_bytes().unwrap();
@@ -87,7 +108,17 @@ fn arena_bytes_cover_the_packed_scratch() {
         let weighted = model
             .layers()
             .iter()
-            .filter(|l| matches!(l.kind, LayerKind::Conv2d(_) | LayerKind::Dense))
+            .enumerate()
+            .filter(|(i, l)| match &l.kind {
+                LayerKind::Conv2d(_) | LayerKind::Dense => true,
+                LayerKind::DepthwiseConv2d {
+                    window,
+                    depth_multiplier,
+                } => dsp::depthwise::supported(
+                    &Depthwise::prepare(*i, l, window, *depth_multiplier).unwrap(),
+                ),
+                _ => false,
+            })
             .count();
         let expected = if cfg!(feature = "dsp") { weighted } else { 0 };
         assert_eq!(engine.packed_layers(), expected, "seed {seed}");

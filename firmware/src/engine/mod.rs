@@ -183,8 +183,14 @@ impl<'m, 'a> Engine<'m, 'a> {
     /// Runs the model on the input tensor and returns the output (`output_len()` int8 values).
     /// Allocation-free and infallible.
     pub fn invoke(&mut self) -> &[i8] {
+        self.invoke_profiled(|_| {})
+    }
+
+    /// [`invoke`](Self::invoke), calling `after_layer(i)` once layer `i` has run (for per-layer
+    /// timing on a board: read a cycle or instruction counter in the callback).
+    pub fn invoke_profiled(&mut self, mut after_layer: impl FnMut(usize)) -> &[i8] {
         let total = self.arena.len();
-        for step in &self.steps {
+        for (index, step) in self.steps.iter().enumerate() {
             match step.op {
                 Op::Nothing => {}
                 Op::Clamp { min, max } => {
@@ -196,6 +202,7 @@ impl<'m, 'a> Engine<'m, 'a> {
                     eval(&op, step.packed, input, output, scratch);
                 }
             }
+            after_layer(index);
         }
         &self.arena[range(self.output, self.output_len, total)]
     }
@@ -236,6 +243,7 @@ fn packed_fits(arena: &mut [i8], step: &Step<'_>) -> bool {
     match &step.op {
         Op::Conv2d(k) => dsp::matmul::panel_words(scratch, dsp::matmul::conv_panel(k)).is_some(),
         Op::Dense(k) => dsp::matmul::panel_words(scratch, dsp::matmul::dense_panel(k)).is_some(),
+        Op::Depthwise(k) => dsp::depthwise::supported(k),
         _ => false,
     }
 }
@@ -249,7 +257,11 @@ fn eval(op: &Op<'_>, packed: bool, input: &[i8], output: &mut [i8], scratch: &mu
                 k.eval(input, output)
             }
         }
-        Op::Depthwise(k) => k.eval(input, output),
+        Op::Depthwise(k) => {
+            if !(packed && dsp::depthwise::depthwise(k, input, output)) {
+                k.eval(input, output)
+            }
+        }
         Op::Dense(k) => {
             if !(packed && dsp::matmul::dense(k, input, output, scratch)) {
                 k.eval(input, output)

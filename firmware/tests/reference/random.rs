@@ -293,3 +293,46 @@ pub fn conv_model(seed: u64) -> ModelSpec {
     spec.layers = layers;
     spec
 }
+
+/// A model with a 1x1 convolution to 4, 8, 12 or 16 channels, then a random depthwise
+/// convolution with depth multiplier 1 (window, stride, dilation, padding as elsewhere), then a
+/// Dense to the embedding.
+pub fn depthwise_model(seed: u64) -> ModelSpec {
+    let mut rng = Rng::new(seed);
+    let c = 4 * rng.range(1, 4) as u16;
+    let (h, w_) = (rng.range(1, 12) as u16, rng.range(1, 12) as u16);
+    let w = w_;
+    let q_in = quant(&mut rng);
+    let mut spec = random_model(seed, false);
+    let shape = Shape::new(h, w, 1);
+    let q1 = quant(&mut rng);
+    let kind = LayerKind::Conv2d(Window::new(1, 1, 1, 1));
+    let wide = weighted(&mut rng, kind, shape, q_in, q1, usize::from(c), 1).unwrap();
+    // A window that fits (a 1x1 one always does).
+    let win = (0..10)
+        .map(|_| window(&mut rng, wide.output, true))
+        .find(|w| w.output_hw(h, w_).is_some())
+        .unwrap_or(Window::new(1, 1, 1, 1));
+    let kind = LayerKind::DepthwiseConv2d {
+        window: win,
+        depth_multiplier: 1,
+    };
+    let taps = usize::from(win.kernel_h) * usize::from(win.kernel_w);
+    let q2 = quant(&mut rng);
+    let Some(dw) = weighted(&mut rng, kind, wide.output, q1, q2, usize::from(c), taps) else {
+        return spec;
+    };
+    let depth = dw.output.elements() as usize;
+    let dim = usize::from(spec.embedding.dim);
+    let q_emb = Quant::new(spec.embedding.scale, 0);
+    let out = dw.output;
+    let dense = weighted(&mut rng, LayerKind::Dense, out, q2, q_emb, dim, depth).unwrap();
+    spec.input.width = w;
+    spec.input.height = h;
+    spec.input.channels = 1;
+    spec.input.mean = heapless::Vec::from_slice(&[0.5]).unwrap();
+    spec.input.std = heapless::Vec::from_slice(&[0.25]).unwrap();
+    spec.input.quant = q_in;
+    spec.layers = vec![wide, dw, dense];
+    spec
+}

@@ -35,26 +35,120 @@ pub fn panel_words(scratch: &mut [i8], panel: Panel) -> Option<&mut [u32]> {
 /// `acc[j] += filter . column j` for the 4 columns of a conv panel.
 #[inline(always)]
 fn dot4(filter: &[i8], words: &[u32], panel: Panel, acc: [i32; 4]) -> [i32; 4] {
-    let [mut a0, mut a1, mut a2, mut a3] = acc;
     let (body, tail) = words.split_at(8 * panel.groups);
     let (wg, wt) = filter.split_at(4 * panel.groups);
-    for (w, c) in wg.chunks_exact(4).zip(body.chunks_exact(8)) {
+    // Pairs of groups through the assembly loop on Cortex-M, the rest (and everything
+    // elsewhere) through the primitives.
+    let paired = if cfg!(all(target_arch = "arm", feature = "dsp")) {
+        2 * (panel.groups / 2)
+    } else {
+        0
+    };
+    let mut acc = asm_loop::groups4(&wg[..4 * paired], &body[..8 * paired], acc);
+    let [a0, a1, a2, a3] = &mut acc;
+    for (w, c) in wg[4 * paired..]
+        .chunks_exact(4)
+        .zip(body[8 * paired..].chunks_exact(8))
+    {
         let w = word(w);
         let (lo, hi) = (sxtb16(w), sxtb16_ror8(w));
-        a0 = smlad(hi, c[1], smlad(lo, c[0], a0));
-        a1 = smlad(hi, c[3], smlad(lo, c[2], a1));
-        a2 = smlad(hi, c[5], smlad(lo, c[4], a2));
-        a3 = smlad(hi, c[7], smlad(lo, c[6], a3));
+        *a0 = smlad(hi, c[1], smlad(lo, c[0], *a0));
+        *a1 = smlad(hi, c[3], smlad(lo, c[2], *a1));
+        *a2 = smlad(hi, c[5], smlad(lo, c[4], *a2));
+        *a3 = smlad(hi, c[7], smlad(lo, c[6], *a3));
     }
     let t = panel.tail;
     for (i, &w) in wt.iter().enumerate() {
         let w = i32::from(w);
-        a0 = a0.wrapping_add(w * tail[i] as i32);
-        a1 = a1.wrapping_add(w * tail[t + i] as i32);
-        a2 = a2.wrapping_add(w * tail[2 * t + i] as i32);
-        a3 = a3.wrapping_add(w * tail[3 * t + i] as i32);
+        *a0 = a0.wrapping_add(w * tail[i] as i32);
+        *a1 = a1.wrapping_add(w * tail[t + i] as i32);
+        *a2 = a2.wrapping_add(w * tail[2 * t + i] as i32);
+        *a3 = a3.wrapping_add(w * tail[3 * t + i] as i32);
     }
-    [a0, a1, a2, a3]
+    acc
+}
+
+#[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+mod asm_loop {
+    /// Only the Cortex-M build has the assembly loop; elsewhere `dot4` pairs no groups.
+    #[inline(always)]
+    pub fn groups4(_filter: &[i8], _words: &[u32], acc: [i32; 4]) -> [i32; 4] {
+        acc
+    }
+}
+
+#[cfg(all(target_arch = "arm", feature = "dsp"))]
+mod asm_loop {
+    /// The conv inner loop in assembly, two groups (32 MACs) per iteration in 29 instructions:
+    /// per group one weight word (`LDR`, two `SXTB16`), the 4 columns' 8 words in two `LDM`s,
+    /// 8 `SMLAD`s; then a compare with the end pointer kept on the stack (all 12 allocatable
+    /// registers are in use). `filter`: `4 * 2n` weights, `words`: `8 * 2n` panel words, `n`
+    /// may be 0. Registers are fixed so that `LDM`'s ascending register list maps words to
+    /// columns: columns r0..r3, accumulators r4, r5, r8, r9, weights r10/r11, panel r12,
+    /// filter pointer lr.
+    #[inline(always)]
+    pub fn groups4(filter: &[i8], words: &[u32], acc: [i32; 4]) -> [i32; 4] {
+        let [mut a0, mut a1, mut a2, mut a3] = acc;
+        if filter.len() < 8 || words.len() < 2 * filter.len() {
+            return acc;
+        }
+        let w = filter.as_ptr();
+        // The loop runs while the filter pointer has not reached the end of the pairs.
+        let end = w.wrapping_add(8 * (filter.len() / 8));
+        // SAFETY: the loop reads `filter.len() / 8` pairs of weight words (unaligned LDR,
+        // allowed on Armv7-M) and 16 words per pair from `words` (word-aligned, `LDM`), both
+        // within the slices checked above; it pushes 8 bytes and pops them; every register it
+        // writes is an operand.
+        unsafe {
+            core::arch::asm!(
+                "push {{r10, r11}}",
+                "2:",
+                "ldr r11, [lr], #4",
+                "sxtb16 r10, r11",
+                "sxtb16 r11, r11, ror #8",
+                "ldm r12!, {{r0, r1, r2, r3}}",
+                "smlad r4, r10, r0, r4",
+                "smlad r4, r11, r1, r4",
+                "smlad r5, r10, r2, r5",
+                "smlad r5, r11, r3, r5",
+                "ldm r12!, {{r0, r1, r2, r3}}",
+                "smlad r8, r10, r0, r8",
+                "smlad r8, r11, r1, r8",
+                "smlad r9, r10, r2, r9",
+                "smlad r9, r11, r3, r9",
+                "ldr r11, [lr], #4",
+                "sxtb16 r10, r11",
+                "sxtb16 r11, r11, ror #8",
+                "ldm r12!, {{r0, r1, r2, r3}}",
+                "smlad r4, r10, r0, r4",
+                "smlad r4, r11, r1, r4",
+                "smlad r5, r10, r2, r5",
+                "smlad r5, r11, r3, r5",
+                "ldm r12!, {{r0, r1, r2, r3}}",
+                "smlad r8, r10, r0, r8",
+                "smlad r8, r11, r1, r8",
+                "smlad r9, r10, r2, r9",
+                "smlad r9, r11, r3, r9",
+                "ldr r10, [sp]",
+                "cmp lr, r10",
+                "bne 2b",
+                "add sp, #8",
+                inout("r4") a0,
+                inout("r5") a1,
+                inout("r8") a2,
+                inout("r9") a3,
+                inout("r12") words.as_ptr() => _,
+                inout("lr") w => _,
+                inout("r10") end => _,
+                out("r0") _,
+                out("r1") _,
+                out("r2") _,
+                out("r3") _,
+                out("r11") _,
+            );
+        }
+        [a0, a1, a2, a3]
+    }
 }
 
 /// `(acc0 + filter0 . column, acc1 + filter1 . column)` for a one-column panel.
@@ -98,10 +192,9 @@ pub fn conv2d(k: &Conv2d<'_>, input: &[i8], output: &mut [i8], scratch: &mut [i8
             let (oy, ox) = (p / g.out_w, p % g.out_w);
             fill_im2col(words, panel, j, g, input, oy, ox, k.input_offset);
         }
-        for (oc, filter) in k.weights.chunks_exact(per_filter).enumerate() {
-            let b = k.channels.bias(oc);
+        let filters = k.weights.chunks_exact(per_filter);
+        for (oc, (filter, (b, rq))) in filters.zip(k.channels.iter()).enumerate() {
             let acc = dot4(filter, words, panel, [b; 4]);
-            let rq = k.channels.requant(oc);
             for (j, &a) in acc.iter().enumerate().take(n) {
                 output[(first + j) * g.out_c + oc] = rq.apply(a);
             }

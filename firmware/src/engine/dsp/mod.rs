@@ -4,7 +4,9 @@
 //! - [`packed`]: `SXTB16`, `SXTAB16`, `SMLAD` as inline assembly on `target_arch = "arm"` with
 //!   the feature, a portable emulation elsewhere;
 //! - [`panel`]: the im2col operand layout, widened to i16 with the input offset applied;
-//! - [`matmul`]: the kernels.
+//! - [`matmul`]: the convolution and dense kernels;
+//! - [`depthwise`]: the depthwise kernel (depth multiplier 1, channels a multiple of 4; no
+//!   scratch).
 //!
 //! The kernels need scratch for their panel between the layer's input and output in the arena
 //! (`4 * (8 * (K / 4) + 4 * (K % 4)) + 3` bytes for a convolution with `K = kh * kw * in_c`,
@@ -14,6 +16,7 @@
 //! `arena_bytes`. Without the feature the engine runs the reference kernels only; the packed
 //! kernels stay callable (the host tests compare them with the reference).
 
+pub mod depthwise;
 pub mod matmul;
 pub mod packed;
 pub mod panel;

@@ -36,6 +36,18 @@ pub fn smlad(a: u32, b: u32, acc: i32) -> i32 {
     imp::smlad(a, b, acc)
 }
 
+/// `SMLABB a, b, acc`: `acc + a.low * b.low` (wrapping).
+#[inline(always)]
+pub fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
+    imp::smlabb(a, b, acc)
+}
+
+/// `SMLATT a, b, acc`: `acc + a.high * b.high` (wrapping).
+#[inline(always)]
+pub fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
+    imp::smlatt(a, b, acc)
+}
+
 /// Two i16 lanes as a packed word.
 #[inline(always)]
 pub fn pack(low: i16, high: i16) -> u32 {
@@ -86,6 +98,18 @@ mod imp {
     #[inline(always)]
     pub fn sxtab16_ror8(a: u32, x: u32) -> u32 {
         add(a, extend(x.rotate_right(8)))
+    }
+
+    #[inline(always)]
+    pub fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
+        let ((al, _), (bl, _)) = (lanes(a), lanes(b));
+        acc.wrapping_add(i32::from(al) * i32::from(bl))
+    }
+
+    #[inline(always)]
+    pub fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
+        let ((_, ah), (_, bh)) = (lanes(a), lanes(b));
+        acc.wrapping_add(i32::from(ah) * i32::from(bh))
     }
 
     #[inline(always)]
@@ -145,6 +169,28 @@ mod imp {
     }
 
     #[inline(always)]
+    pub fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
+        let r: i32;
+        // SAFETY: as in `smlad`.
+        unsafe {
+            asm!("smlabb {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
+                 acc = in(reg) acc, options(pure, nomem, nostack));
+        }
+        r
+    }
+
+    #[inline(always)]
+    pub fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
+        let r: i32;
+        // SAFETY: as in `smlad`.
+        unsafe {
+            asm!("smlatt {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
+                 acc = in(reg) acc, options(pure, nomem, nostack));
+        }
+        r
+    }
+
+    #[inline(always)]
     pub fn smlad(a: u32, b: u32, acc: i32) -> i32 {
         let r: i32;
         // SAFETY: a register-only DSP instruction; it may set the sticky Q flag on overflow,
@@ -170,6 +216,8 @@ mod tests {
         assert_eq!(sxtab16(pack(10, -10), x), pack(-118, -9));
         assert_eq!(sxtab16_ror8(pack(10, -10), x), pack(137, -11));
         assert_eq!(smlad(pack(3, -4), pack(5, 6), 100), 100 + 15 - 24);
+        assert_eq!(smlabb(pack(3, -4), pack(5, 6), 100), 115);
+        assert_eq!(smlatt(pack(3, -4), pack(5, 6), 100), 76);
         // The one sum that leaves i32 wraps, as the instruction's result does.
         assert_eq!(
             smlad(pack(i16::MIN, i16::MIN), pack(i16::MIN, i16::MIN), 0),

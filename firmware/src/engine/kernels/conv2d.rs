@@ -61,12 +61,11 @@ impl<'m> Conv2d<'m> {
         for oy in 0..g.out_h {
             for ox in 0..g.out_w {
                 let Some(out) = pixels.next() else { return };
-                for (oc, (o, filter)) in out
-                    .iter_mut()
-                    .zip(self.weights.chunks_exact(per_filter))
-                    .enumerate()
+                let filters = self.weights.chunks_exact(per_filter);
+                for ((o, filter), (bias, rq)) in
+                    out.iter_mut().zip(filters).zip(self.channels.iter())
                 {
-                    let mut acc = self.channels.bias(oc);
+                    let mut acc = bias;
                     for ky in 0..g.kernel_h {
                         let Some(iy) = g.in_row(oy, ky) else { continue };
                         for kx in 0..g.kernel_w {
@@ -82,7 +81,7 @@ impl<'m> Conv2d<'m> {
                             }
                         }
                     }
-                    *o = self.channels.requant(oc).apply(acc);
+                    *o = rq.apply(acc);
                 }
             }
         }

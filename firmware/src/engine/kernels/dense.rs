@@ -49,16 +49,13 @@ impl<'m> Dense<'m> {
 
     /// Computes `output` (`out_c`) from `input` (`depth`).
     pub fn eval(&self, input: &[i8], output: &mut [i8]) {
-        for (oc, (o, w)) in output
-            .iter_mut()
-            .zip(self.weights.chunks_exact(self.depth))
-            .enumerate()
-        {
-            let mut acc = self.channels.bias(oc);
+        let filters = self.weights.chunks_exact(self.depth);
+        for ((o, w), (bias, rq)) in output.iter_mut().zip(filters).zip(self.channels.iter()) {
+            let mut acc = bias;
             for (&xi, &wi) in input.iter().zip(w) {
                 acc = acc.wrapping_add((i32::from(xi) + self.input_offset) * i32::from(wi));
             }
-            *o = self.channels.requant(oc).apply(acc);
+            *o = rq.apply(acc);
         }
     }
 }

@@ -14,7 +14,7 @@ pub mod l2norm;
 pub mod pool;
 pub mod requant;
 
-use siamedge_format::{Layer, LeI32Slice, Window};
+use siamedge_format::{Layer, Window};
 
 use self::requant::Requant;
 use super::error::EngineError;
@@ -114,23 +114,34 @@ impl Geometry {
     }
 }
 
-/// Per-output-channel requantization and bias, borrowed from the model bytes.
+/// Per-output-channel requantization and bias, borrowed from the model bytes (little-endian
+/// i32 arrays of any alignment, read word by word).
 #[derive(Debug, Clone, Copy)]
 pub struct Channels<'m> {
-    bias: LeI32Slice<'m>,
-    multipliers: LeI32Slice<'m>,
+    bias: &'m [u8],
+    multipliers: &'m [u8],
     shifts: &'m [i8],
     zero_point: i32,
     min: i32,
     max: i32,
 }
 
+/// Reads i32 `i` of a little-endian array (0 past the end, which a validated layer never
+/// reaches).
+#[inline(always)]
+fn le_i32(bytes: &[u8], i: usize) -> i32 {
+    match bytes.get(4 * i..4 * i + 4) {
+        Some(&[a, b, c, d]) => i32::from_le_bytes([a, b, c, d]),
+        _ => 0,
+    }
+}
+
 impl<'m> Channels<'m> {
     /// The bias and requantization of `layer`'s output channels.
     pub fn new(layer: &Layer<'m>) -> Self {
         Self {
-            bias: layer.biases(),
-            multipliers: layer.multipliers(),
+            bias: layer.biases().as_bytes(),
+            multipliers: layer.multipliers().as_bytes(),
             shifts: layer.shifts(),
             zero_point: i32::from(layer.output_quant.zero_point),
             min: i32::from(layer.activation.min),
@@ -138,22 +149,38 @@ impl<'m> Channels<'m> {
         }
     }
 
-    /// Bias of channel `ch` (0 past the end, which a validated layer never reaches).
+    /// Bias of channel `ch`.
     #[inline(always)]
     pub fn bias(&self, ch: usize) -> i32 {
-        self.bias.get(ch).unwrap_or(0)
+        le_i32(self.bias, ch)
     }
 
     /// Requantization of channel `ch`.
     #[inline(always)]
     pub fn requant(&self, ch: usize) -> Requant {
-        Requant {
-            multiplier: self.multipliers.get(ch).unwrap_or(0),
-            shift: i32::from(self.shifts.get(ch).copied().unwrap_or(0)),
-            zero_point: self.zero_point,
-            min: self.min,
-            max: self.max,
-        }
+        Requant::new(
+            le_i32(self.multipliers, ch),
+            i32::from(self.shifts.get(ch).copied().unwrap_or(0)),
+            self.zero_point,
+            self.min,
+            self.max,
+        )
+    }
+
+    /// `(bias, requantization)` of every channel in order.
+    #[inline(always)]
+    pub fn iter(&self) -> impl Iterator<Item = (i32, Requant)> + '_ {
+        self.bias
+            .chunks_exact(4)
+            .zip(self.multipliers.chunks_exact(4))
+            .zip(self.shifts)
+            .map(|((b, m), &s)| {
+                let word = |w: &[u8]| i32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+                (
+                    word(b),
+                    Requant::new(word(m), i32::from(s), self.zero_point, self.min, self.max),
+                )
+            })
     }
 }
 

@@ -37,7 +37,7 @@ pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
 /// `exponent` in `0..=31`.
 #[inline(always)]
 pub fn rounding_divide_by_pot(x: i32, exponent: u32) -> i32 {
-    let mask = ((1u64 << exponent) - 1) as i32;
+    let mask = (1u32 << exponent).wrapping_sub(1) as i32;
     let remainder = x & mask;
     let threshold = (mask >> 1) + i32::from(x < 0);
     (x >> exponent) + i32::from(remainder > threshold)
@@ -55,14 +55,16 @@ pub fn multiply_by_quantized_multiplier(acc: i32, multiplier: i32, shift: i32) -
     )
 }
 
-/// One output channel's requantization, prepared: multiplier, shift, output zero point and the
-/// activation clamp.
+/// One output channel's requantization, prepared: multiplier, shift split into its left and
+/// right parts, output zero point and the activation clamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Requant {
     /// Q31 multiplier, `[2^30, 2^31)` or 0.
     pub multiplier: i32,
-    /// Power-of-two exponent, `-31..=30` (positive: left).
-    pub shift: i32,
+    /// `max(shift, 0)`.
+    pub left: u32,
+    /// `max(-shift, 0)`.
+    pub right: u32,
     /// Output zero point.
     pub zero_point: i32,
     /// Lowest output value (activation clamp).
@@ -72,11 +74,26 @@ pub struct Requant {
 }
 
 impl Requant {
+    /// The requantization by `multiplier * 2^(shift - 31)`, then `+ zero_point`, clamped to
+    /// `[min, max]`.
+    #[inline(always)]
+    pub fn new(multiplier: i32, shift: i32, zero_point: i32, min: i32, max: i32) -> Self {
+        Self {
+            multiplier,
+            left: shift.max(0) as u32,
+            right: (-shift).max(0) as u32,
+            zero_point,
+            min,
+            max,
+        }
+    }
+
     /// The int8 output of accumulator `acc`.
     #[inline(always)]
     pub fn apply(&self, acc: i32) -> i8 {
-        let scaled = multiply_by_quantized_multiplier(acc, self.multiplier, self.shift);
-        scaled
+        let high =
+            saturating_rounding_doubling_high_mul(acc.wrapping_shl(self.left), self.multiplier);
+        rounding_divide_by_pot(high, self.right)
             .wrapping_add(self.zero_point)
             .clamp(self.min, self.max) as i8
     }
