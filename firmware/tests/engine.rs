@@ -236,3 +236,63 @@ fn accumulators_that_could_overflow_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn pools_over_more_channels_than_one_block() {
+    use siamedge_format::{Activation, LayerKind, LayerSpec, Quant, Shape, Window};
+    let mut spec = common::tiny_model_spec().unwrap();
+    spec.input.width = 5;
+    spec.input.height = 6;
+    let q = spec.input.quant;
+    let q1 = Quant::new(0.03, 0);
+    let c = 130;
+    let wide = LayerSpec::weighted(
+        LayerKind::Conv2d(Window::new(1, 1, 1, 1)),
+        Shape::new(6, 5, 1),
+        q,
+        q1,
+        (0..c).map(|i| (i * 37 % 255) as u8 as i8).collect(),
+        (0..c).map(|i| 0.001 * (1 + i % 7) as f32).collect(),
+        (0..c as i32).map(|i| i * 11 - 700).collect(),
+    )
+    .unwrap();
+    let avg = LayerSpec::pool(
+        LayerKind::AvgPool2d(Window::new(3, 3, 2, 2).same(wide.output)),
+        wide.output,
+        q1,
+    )
+    .unwrap();
+    let max = LayerSpec::pool(
+        LayerKind::MaxPool2d(Window::new(2, 2, 1, 1).same(avg.output)),
+        avg.output,
+        q1,
+    )
+    .unwrap()
+    .with_activation(Activation { min: -20, max: 90 });
+    let gap = LayerSpec::pool(LayerKind::GlobalAvgPool, max.output, q1).unwrap();
+    let dense = LayerSpec::weighted(
+        LayerKind::Dense,
+        gap.output,
+        q1,
+        Quant::new(0.02, 0),
+        (0..3 * c).map(|i| (i * 13 % 255) as u8 as i8).collect(),
+        vec![0.001, 0.002, 0.003],
+        vec![1, 2, 3],
+    )
+    .unwrap();
+    spec.layers = vec![wide, avg, max, gap, dense];
+    let bytes = spec.to_bytes().unwrap();
+    // The same model cut after the global average: its 130 channels are the embedding.
+    let mut cut = spec.clone();
+    cut.layers.truncate(4);
+    cut.embedding.dim = c as u16;
+    cut.embedding.scale = q1.scale;
+    cut.metric = siamedge_format::MetricSpec::Cosine;
+    let cut_bytes = cut.to_bytes().unwrap();
+    for seed in 0..20 {
+        let input = random_input(&spec, seed);
+        let outs = reference::run(&spec, &input);
+        assert_eq!(run_engine(&cut_bytes, &input), outs[3].data);
+        assert_eq!(run_engine(&bytes, &input), outs[4].data);
+    }
+}

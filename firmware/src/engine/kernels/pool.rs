@@ -24,6 +24,35 @@ pub fn rounded_average(sum: i64, count: i64) -> i64 {
     }
 }
 
+/// [`rounded_average`] in i32 arithmetic (one hardware division on Cortex-M), for `count` up to
+/// `2^16` cells (then `|sum| <= 2^23` and nothing overflows).
+#[inline(always)]
+fn rounded_average_small(sum: i32, count: i32) -> i32 {
+    if sum > 0 {
+        (sum + count / 2) / count
+    } else {
+        (sum - count / 2) / count
+    }
+}
+
+/// Channels summed at a time by the average pools (an i32 per channel on the stack).
+const BLOCK: usize = 64;
+
+/// Cells above which the pools divide in i64.
+const SMALL_COUNT: usize = 1 << 16;
+
+/// Writes the rounded averages of `sums` over `count` cells, clamped, into `out`.
+fn write_averages(sums: &[i32], count: usize, out: &mut [i8], min: i8, max: i8) {
+    for (o, &s) in out.iter_mut().zip(sums) {
+        let avg = if count <= SMALL_COUNT {
+            i64::from(rounded_average_small(s, count as i32))
+        } else {
+            rounded_average(i64::from(s), count as i64)
+        };
+        *o = avg.clamp(i64::from(min), i64::from(max)) as i8;
+    }
+}
+
 /// Which reduction a windowed pool computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reduce {
@@ -64,25 +93,45 @@ impl Pool {
         let mut pixels = output.chunks_exact_mut(c);
         for oy in 0..g.out_h {
             let (y0, y1) = Geometry::valid_taps(oy, g.stride_h, 1, g.pad_top, g.kernel_h, g.in_h);
-            let iy0 = oy * g.stride_h + y0 - g.pad_top;
+            let rows = (oy * g.stride_h + y0 - g.pad_top)..(oy * g.stride_h + y1 - g.pad_top);
             for ox in 0..g.out_w {
                 let Some(out) = pixels.next() else { return };
                 let (x0, x1) =
                     Geometry::valid_taps(ox, g.stride_w, 1, g.pad_left, g.kernel_w, g.in_w);
-                let ix0 = ox * g.stride_w + x0 - g.pad_left;
-                let count = ((y1 - y0) * (x1 - x0)) as i64;
-                for (ch, o) in out.iter_mut().enumerate() {
-                    let cells = (iy0..iy0 + (y1 - y0)).flat_map(|iy| {
-                        (ix0..ix0 + (x1 - x0)).map(move |ix| input[(iy * g.in_w + ix) * c + ch])
-                    });
-                    let value = match self.reduce {
-                        Reduce::Max => i64::from(cells.max().unwrap_or(i8::MIN)),
-                        Reduce::Average => {
-                            let sum: i32 = cells.map(i32::from).sum();
-                            rounded_average(i64::from(sum), count)
+                let cols = (ox * g.stride_w + x0 - g.pad_left)..(ox * g.stride_w + x1 - g.pad_left);
+                // The window's real cells, each a run of `c` channel values.
+                let cells = rows.clone().flat_map(|iy| {
+                    cols.clone().map(move |ix| {
+                        let at = (iy * g.in_w + ix) * c;
+                        &input[at..at + c]
+                    })
+                });
+                match self.reduce {
+                    Reduce::Max => {
+                        out.fill(i8::MIN);
+                        for cell in cells {
+                            for (o, &v) in out.iter_mut().zip(cell) {
+                                *o = (*o).max(v);
+                            }
                         }
-                    };
-                    *o = value.clamp(i64::from(self.min), i64::from(self.max)) as i8;
+                        for o in out.iter_mut() {
+                            *o = (*o).clamp(self.min, self.max);
+                        }
+                    }
+                    Reduce::Average => {
+                        let count = (y1 - y0) * (x1 - x0);
+                        for (b, out) in out.chunks_mut(BLOCK).enumerate() {
+                            let mut sums = [0i32; BLOCK];
+                            let sums = &mut sums[..out.len()];
+                            for cell in cells.clone() {
+                                let cell = &cell[b * BLOCK..b * BLOCK + out.len()];
+                                for (s, &v) in sums.iter_mut().zip(cell) {
+                                    *s += i32::from(v);
+                                }
+                            }
+                            write_averages(sums, count, out, self.min, self.max);
+                        }
+                    }
                 }
             }
         }
@@ -115,15 +164,17 @@ impl GlobalAverage {
 
     /// Computes `output` (`c`) from `input` (`h * w * c`).
     pub fn eval(&self, input: &[i8], output: &mut [i8]) {
-        for (ch, o) in output.iter_mut().enumerate() {
-            let sum: i64 = input
-                .iter()
-                .skip(ch)
-                .step_by(self.channels)
-                .map(|&v| i64::from(v))
-                .sum();
-            let avg = rounded_average(sum, self.positions as i64);
-            *o = avg.clamp(i64::from(self.min), i64::from(self.max)) as i8;
+        let c = self.channels;
+        for (b, out) in output.chunks_mut(BLOCK).enumerate() {
+            let mut sums = [0i32; BLOCK];
+            let sums = &mut sums[..out.len()];
+            for position in input.chunks_exact(c) {
+                let values = &position[b * BLOCK..b * BLOCK + out.len()];
+                for (s, &v) in sums.iter_mut().zip(values) {
+                    *s += i32::from(v);
+                }
+            }
+            write_averages(sums, self.positions, out, self.min, self.max);
         }
     }
 }

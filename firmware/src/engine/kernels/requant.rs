@@ -56,15 +56,23 @@ pub fn multiply_by_quantized_multiplier(acc: i32, multiplier: i32, shift: i32) -
 }
 
 /// One output channel's requantization, prepared: multiplier, shift split into its left and
-/// right parts, output zero point and the activation clamp.
+/// right parts with the rounding mask of the right shift, output zero point and the activation
+/// clamp. [`Requant::apply`] is [`multiply_by_quantized_multiplier`] bit for bit, in the fewest
+/// instructions: the model's multipliers are never `i32::MIN` (they are in `[2^30, 2^31)` or 0),
+/// so the doubling high multiply cannot saturate and is `(a * m + 2^30) >> 31` (the same value as
+/// gemmlowp's nudge-and-truncate form for both signs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Requant {
-    /// Q31 multiplier, `[2^30, 2^31)` or 0.
+    /// Q31 multiplier, `[2^30, 2^31)` or 0 (never `i32::MIN`).
     pub multiplier: i32,
     /// `max(shift, 0)`.
     pub left: u32,
     /// `max(-shift, 0)`.
     pub right: u32,
+    /// `2^right - 1`.
+    pub mask: i32,
+    /// `mask >> 1`.
+    pub half_mask: i32,
     /// Output zero point.
     pub zero_point: i32,
     /// Lowest output value (activation clamp).
@@ -74,14 +82,19 @@ pub struct Requant {
 }
 
 impl Requant {
-    /// The requantization by `multiplier * 2^(shift - 31)`, then `+ zero_point`, clamped to
-    /// `[min, max]`.
+    /// The requantization by `multiplier * 2^(shift - 31)` (`multiplier != i32::MIN`, `shift`
+    /// in `-31..=30`), then `+ zero_point`, clamped to `[min, max]`.
     #[inline(always)]
     pub fn new(multiplier: i32, shift: i32, zero_point: i32, min: i32, max: i32) -> Self {
+        let right = (-shift).clamp(0, 31) as u32;
+        let mask = (1u32 << right).wrapping_sub(1) as i32;
         Self {
-            multiplier,
-            left: shift.max(0) as u32,
-            right: (-shift).max(0) as u32,
+            // The one multiplier the fast form cannot take stands for -1.0, which no model has.
+            multiplier: multiplier.max(-i32::MAX),
+            left: shift.clamp(0, 31) as u32,
+            right,
+            mask,
+            half_mask: mask >> 1,
             zero_point,
             min,
             max,
@@ -91,9 +104,12 @@ impl Requant {
     /// The int8 output of accumulator `acc`.
     #[inline(always)]
     pub fn apply(&self, acc: i32) -> i8 {
-        let high =
-            saturating_rounding_doubling_high_mul(acc.wrapping_shl(self.left), self.multiplier);
-        rounding_divide_by_pot(high, self.right)
+        let a = acc.wrapping_shl(self.left);
+        let high = ((i64::from(a) * i64::from(self.multiplier) + (1 << 30)) >> 31) as i32;
+        let remainder = high & self.mask;
+        let threshold = self.half_mask + ((high as u32) >> 31) as i32;
+        let scaled = (high >> self.right) + i32::from(remainder > threshold);
+        scaled
             .wrapping_add(self.zero_point)
             .clamp(self.min, self.max) as i8
     }
@@ -144,6 +160,37 @@ mod tests {
         // and 751 / 2 = 375.5 rounds away from zero to 376 (one rounding would give 375).
         assert_eq!(multiply_by_quantized_multiplier(1001, 1610612736, -1), 376);
         assert_eq!(multiply_by_quantized_multiplier(-5, 1 << 30, 2), -10);
+    }
+
+    #[test]
+    fn prepared_requant_matches_the_tflite_form() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..100_000 {
+            let m = match next() % 8 {
+                0 => 0,
+                1 => i32::MAX,
+                2 => 1 << 30,
+                _ => (1 << 30) + (next() % (1 << 30)) as i32,
+            };
+            let shift = (next() % 62) as i32 - 31;
+            let acc = match next() % 4 {
+                0 => next() as i32,
+                1 => i32::MIN,
+                _ => (next() % 2_000_001) as i32 - 1_000_000,
+            };
+            let zp = (next() % 256) as i32 - 128;
+            let rq = Requant::new(m, shift, zp, -128, 127);
+            let expected = multiply_by_quantized_multiplier(acc, m, shift)
+                .wrapping_add(zp)
+                .clamp(-128, 127) as i8;
+            assert_eq!(rq.apply(acc), expected, "{acc} {m} {shift}");
+        }
     }
 
     #[test]
