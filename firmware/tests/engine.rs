@@ -253,7 +253,7 @@ fn pools_over_more_channels_than_one_block() {
         q1,
         (0..c).map(|i| (i * 37 % 255) as u8 as i8).collect(),
         (0..c).map(|i| 0.001 * (1 + i % 7) as f32).collect(),
-        (0..c as i32).map(|i| i * 11 - 700).collect(),
+        (0..c).map(|i| i * 11 - 700).collect(),
     )
     .unwrap();
     let avg = LayerSpec::pool(
@@ -295,4 +295,66 @@ fn pools_over_more_channels_than_one_block() {
         assert_eq!(run_engine(&cut_bytes, &input), outs[3].data);
         assert_eq!(run_engine(&bytes, &input), outs[4].data);
     }
+}
+
+/// A pinned output: the documentation model (`engine::doc_model`: Conv2d 3x3 1 -> 2 with ReLU on
+/// a 4x4 input, GlobalAvgPool, Dense 2 -> 3) on input `x[i] = (23 i mod 256) - 128`.
+///
+/// The values come from this independent Python implementation of the same TFLite arithmetic
+/// (Python's unbounded integers; `np.float32` for the scales as the file stores them), which
+/// prints `conv [-2, 56, -2, 69, -3, -3, -3, -3]`, `gap [-3, 30]`, `out [-8, 8, 0]`. By hand for
+/// the last: `gap - zp = [0, 33]`; channel 0: `acc = 1 - 100 * 33 = -3299`, real multiplier
+/// `0.05 * 0.001 / 0.02 = 0.0025`, `-8.2475 -> -8`; channel 1: `2 + 50 * 33 = 1652`, `x 0.005 =
+/// 8.26 -> 8`; channel 2: `3 + 33 = 36`, `x 0.0075 = 0.27 -> 0`.
+///
+/// ```python
+/// import math
+/// import numpy as np
+/// f32 = lambda v: float(np.float32(v))
+/// def qm(real):  # TFLite QuantizeMultiplier
+///     m, e = math.frexp(real)
+///     q = math.floor(m * 2**31 + 0.5)
+///     if q == 2**31: q //= 2; e += 1
+///     return q, e
+/// def srdhm(a, b):  # ties toward +inf
+///     return (a * b + 2**30) >> 31
+/// def rdbpot(x, e):  # ties away from zero
+///     if e == 0: return x
+///     q = (abs(x) + 2**(e - 1)) >> e
+///     return -q if x < 0 else q
+/// def mbqm(acc, m, s):
+///     return rdbpot(srdhm(acc * 2**max(s, 0), m), max(-s, 0))
+/// x = [(i * 23 % 256) - 128 for i in range(16)]
+/// s_in, s1, s2 = f32(1/128), f32(0.05), f32(0.02)
+/// filters = [[1,-2,3,-4,5,-6,7,-8,9], [10,20,30,-40,-50,-60,70,80,127]]
+/// ws, bias = [f32(0.01), f32(0.02)], [10, -5]
+/// conv = []
+/// for oy in range(2):
+///     for ox in range(2):
+///         for o in range(2):
+///             acc = bias[o] + sum(filters[o][ky*3+kx] * (x[(oy+ky)*4 + ox+kx] - 0) for ky in range(3) for kx in range(3))
+///             m, s = qm(s_in * ws[o] / s1)
+///             conv.append(min(max(mbqm(acc, m, s) - 3, -3), 127))
+/// gap = []
+/// for c in range(2):
+///     t = sum(conv[p*2 + c] for p in range(4))
+///     gap.append(int((t + 2) / 4) if t > 0 else int((t - 2) / 4))  # C truncation
+/// dw = [[100,-100],[50,50],[-1,1]]; dws = [f32(0.001), f32(0.002), f32(0.003)]; db = [1,2,3]
+/// out = []
+/// for o in range(3):
+///     acc = db[o] + sum(dw[o][k] * (gap[k] + 3) for k in range(2))
+///     m, s = qm(s1 * dws[o] / s2)
+///     out.append(min(max(mbqm(acc, m, s), -128), 127))
+/// print("input", x); print("conv", conv); print("gap", gap); print("out", out)
+/// ```
+#[test]
+fn golden_output_of_the_documentation_model() {
+    let bytes = engine::doc_model().unwrap();
+    let input: Vec<i8> = (0..16).map(|i| ((i * 23 % 256) - 128) as i8).collect();
+    assert_eq!(run_engine(&bytes, &input), [-8, 8, 0]);
+    let model = Model::decode(&bytes).unwrap();
+    let mut arena = Arena::<256>::new();
+    let mut engine = Engine::new(&model, &mut arena).unwrap();
+    assert_eq!(engine.run(&input).unwrap(), [-8, 8, 0]);
+    assert_eq!(engine.macs(), 2 * 2 * 2 * 9 + 3 * 2);
 }

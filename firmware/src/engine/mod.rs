@@ -44,9 +44,12 @@
 //!   clamps in place).
 //!
 //! # Kernels
-//! The reference kernels ([`kernels`]) run everywhere. With the `dsp` feature, convolutions and
-//! dense layers use the packed dual-16-bit kernels of [`dsp`] (SMLAD/SXTB16 on Cortex-M4/M7, a
-//! bit-exact portable emulation elsewhere), which give the same bytes.
+//! The reference kernels ([`kernels`]) run everywhere. With the `dsp` feature, convolutions,
+//! dense layers and depthwise convolutions (depth multiplier 1, channels a multiple of 4) use
+//! the packed kernels of [`dsp`] (SMLAD/SXTB16 on Cortex-M4/M7, a bit-exact portable emulation
+//! elsewhere), which give the same bytes; convolutions and dense layers need scratch in the
+//! arena ([`dsp::arena_bytes`]) and run the reference kernel where it is missing.
+//! [`Engine::packed_layers`] says how many layers run packed.
 
 pub mod arena;
 pub mod dsp;

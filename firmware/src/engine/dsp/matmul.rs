@@ -190,7 +190,7 @@ pub fn conv2d(k: &Conv2d<'_>, input: &[i8], output: &mut [i8], scratch: &mut [i8
             // A partial last panel repeats its last position in the unused columns.
             let p = first + j.min(n - 1);
             let (oy, ox) = (p / g.out_w, p % g.out_w);
-            fill_im2col(words, panel, j, g, input, oy, ox, k.input_offset);
+            fill_im2col(words, panel, j, g, input, (oy, ox), k.input_offset);
         }
         let filters = k.weights.chunks_exact(per_filter);
         for (oc, (filter, (b, rq))) in filters.zip(k.channels.iter()).enumerate() {

@@ -128,8 +128,7 @@ pub fn fill_im2col(
     column: usize,
     g: &Geometry,
     input: &[i8],
-    oy: usize,
-    ox: usize,
+    (oy, ox): (usize, usize),
     offset: i32,
 ) {
     let mut w = Writer::new(words, panel, column);

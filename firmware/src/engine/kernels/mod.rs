@@ -170,17 +170,10 @@ impl<'m> Channels<'m> {
     /// `(bias, requantization)` of every channel in order.
     #[inline(always)]
     pub fn iter(&self) -> impl Iterator<Item = (i32, Requant)> + '_ {
-        self.bias
-            .chunks_exact(4)
-            .zip(self.multipliers.chunks_exact(4))
-            .zip(self.shifts)
-            .map(|((b, m), &s)| {
-                let word = |w: &[u8]| i32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-                (
-                    word(b),
-                    Requant::new(word(m), i32::from(s), self.zero_point, self.min, self.max),
-                )
-            })
+        (0..self.shifts.len()).map(
+            #[inline(always)]
+            move |ch| (self.bias(ch), self.requant(ch)),
+        )
     }
 }
 

@@ -7,8 +7,9 @@
 //!   zero, as TFLite's `(sum + count/2) / count` for `sum > 0` and `(sum - count/2) / count`
 //!   otherwise (C division truncating toward zero). Note that the rounding is of the int8 value
 //!   `q`, not of `q - zero_point`;
-//! - the global average is the average over the whole `h x w` plane, same rounding;
-//! then the layer's activation clamp.
+//! - the global average is the average over the whole `h x w` plane, same rounding.
+//!
+//! Then the layer's activation clamp.
 
 use siamedge_format::{Layer, Window};
 
