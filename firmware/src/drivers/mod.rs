@@ -1,0 +1,1 @@
+//! Drivers, generic over embedded-hal 1.0.
