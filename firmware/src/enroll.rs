@@ -131,6 +131,35 @@ impl Verifier<'_, '_> {
         }
         enroll(subject, captures, policy, spec.l2_normalized)
     }
+
+    /// [`enroll`](Self::enroll) for raw engine outputs: each capture is `dim` int8 values at the
+    /// model's embedding scale (1 to [`MAX_TEMPLATE_EMBEDDINGS`] of them).
+    pub fn enroll_values(
+        &self,
+        subject: u32,
+        captures: &[&[i8]],
+        policy: EnrollPolicy,
+    ) -> Result<Template, FormatError> {
+        let model = self.model();
+        let empty = EmbeddingRef {
+            model: model.id(),
+            scale: model.embedding().scale,
+            values: &[],
+        };
+        let mut refs = [empty; MAX_TEMPLATE_EMBEDDINGS];
+        if captures.len() > refs.len() {
+            return Err(FormatError::OutOfRange {
+                at: Field::new(KIND, "embeddings"),
+                value: captures.len() as i64,
+                min: 1,
+                max: MAX_TEMPLATE_EMBEDDINGS as i64,
+            });
+        }
+        for (r, values) in refs.iter_mut().zip(captures) {
+            r.values = values;
+        }
+        self.enroll(subject, &refs[..captures.len()], policy)
+    }
 }
 
 /// Checks count, models, dimensions and scales; returns the first capture.
@@ -501,6 +530,11 @@ mod tests {
             mean.embedding(0).map(|x| x.values),
             Some(&[118i8, 49, 0, 0][..])
         );
+        let raw: [&[i8]; 2] = [&[127, 0, 0, 0], &[90, 90, 0, 0]];
+        assert_eq!(v.enroll_values(3, &raw, EnrollPolicy::Mean)?, mean);
+        let nine: [&[i8]; 9] = [&[1, 2, 3, 4]; 9];
+        assert!(v.enroll_values(3, &nine, EnrollPolicy::Mean).is_err());
+        assert!(v.enroll_values(3, &[], EnrollPolicy::Mean).is_err());
         let kept = v.enroll(3, &caps, EnrollPolicy::Keep)?;
         let probe = cap(&[0, 127, 0, 0]);
         // Kept: nearest is (90, 90): (90^2 + 37^2) / 128^2 = 0.578 > 0.5, rejected; the centroid

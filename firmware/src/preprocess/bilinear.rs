@@ -17,7 +17,9 @@
 //! where `x0 + 1` and `y0 + 1` are clamped to the region's last column and row. Consequences,
 //! each tested: an identity resize copies the region exactly (every fraction is 0), a constant
 //! region stays constant (the weights sum to `2^22`), and outputs stay within the range of
-//! their four neighbours.
+//! their four neighbours. The positions advance by an exact quotient-and-remainder step, so
+//! the per-pixel work is multiplications and additions only (no division), bit-identical to
+//! the formula (tested against it).
 
 use super::error::PreprocessError;
 use super::image::{Gray, GrayMut, Roi};
@@ -36,21 +38,54 @@ struct Tap {
     frac: u32,
 }
 
-/// The tap for destination index `d` of `dst` samples over `len` source samples starting at
-/// `start`.
-fn tap(d: u32, dst: u32, len: u32, start: u16) -> Tap {
-    // pos = ((2d + 1) * len - dst) / (2 dst), in units of 2^-FRAC_BITS, rounded down.
-    let num = (2 * i64::from(d) + 1) * i64::from(len) - i64::from(dst);
-    let pos = (num << FRAC_BITS).div_euclid(2 * i64::from(dst));
-    let max = (i64::from(len) - 1) << FRAC_BITS;
-    let pos = pos.clamp(0, max) as u64;
-    let i0 = (pos >> FRAC_BITS) as usize;
-    let frac = (pos & u64::from(ONE - 1)) as u32;
-    let i1 = (i0 + 1).min(len as usize - 1);
-    Tap {
-        i0: i0 + usize::from(start),
-        i1: i1 + usize::from(start),
-        frac,
+/// The taps of one axis in order, without a division per sample: the exact rational
+/// position `((2d + 1) * len - dst) * 2^FRAC_BITS / (2 dst)` is kept as quotient and remainder
+/// and advanced by the constant step `len * 2^FRAC_BITS / dst` (prepared once per axis).
+struct Taps {
+    q: i64,
+    r: i64,
+    step_q: i64,
+    step_r: i64,
+    den: i64,
+    max: i64,
+    len: usize,
+    start: usize,
+}
+
+impl Taps {
+    /// The taps of `dst` samples over `len` source samples starting at `start` (`dst`, `len`
+    /// `>= 1`).
+    fn new(dst: u32, len: u32, start: u16) -> Self {
+        let den = 2 * i64::from(dst);
+        let first = (i64::from(len) - i64::from(dst)) << FRAC_BITS;
+        let step = (2 * i64::from(len)) << FRAC_BITS;
+        Self {
+            q: first.div_euclid(den),
+            r: first.rem_euclid(den),
+            step_q: step / den,
+            step_r: step % den,
+            den,
+            max: (i64::from(len) - 1) << FRAC_BITS,
+            len: len as usize,
+            start: usize::from(start),
+        }
+    }
+
+    /// The current tap, then a step forward.
+    fn next_tap(&mut self) -> Tap {
+        let pos = self.q.clamp(0, self.max) as u64;
+        self.q += self.step_q;
+        self.r += self.step_r;
+        if self.r >= self.den {
+            self.r -= self.den;
+            self.q += 1;
+        }
+        let i0 = (pos >> FRAC_BITS) as usize;
+        Tap {
+            i0: i0 + self.start,
+            i1: (i0 + 1).min(self.len - 1) + self.start,
+            frac: (pos & u64::from(ONE - 1)) as u32,
+        }
     }
 }
 
@@ -72,11 +107,13 @@ fn bilinear_each(
         });
     }
     let (dw, dh) = (u32::from(dst_w), u32::from(dst_h));
+    let mut rows = Taps::new(dh, u32::from(roi.height), roi.y);
     let mut i = 0;
-    for dy in 0..dh {
-        let ty = tap(dy, dh, u32::from(roi.height), roi.y);
-        for dx in 0..dw {
-            let tx = tap(dx, dw, u32::from(roi.width), roi.x);
+    for _ in 0..dh {
+        let ty = rows.next_tap();
+        let mut cols = Taps::new(dw, u32::from(roi.width), roi.x);
+        for _ in 0..dw {
+            let tx = cols.next_tap();
             let p = |x: usize, y: usize| u32::from(src.at(x, y));
             let top = p(tx.i0, ty.i0) * (ONE - tx.frac) + p(tx.i1, ty.i0) * tx.frac;
             let bot = p(tx.i0, ty.i1) * (ONE - tx.frac) + p(tx.i1, ty.i1) * tx.frac;
@@ -153,6 +190,46 @@ mod tests {
                 (s >> 24) as u8
             })
             .collect()
+    }
+
+    /// The direct formula, one division per sample: the reference for [`Taps`].
+    fn reference_tap(d: u32, dst: u32, len: u32, start: u16) -> (usize, usize, u32) {
+        let num = (2 * i64::from(d) + 1) * i64::from(len) - i64::from(dst);
+        let pos = (num << FRAC_BITS).div_euclid(2 * i64::from(dst));
+        let pos = pos.clamp(0, (i64::from(len) - 1) << FRAC_BITS);
+        let i0 = (pos >> FRAC_BITS) as usize;
+        let i1 = (i0 + 1).min(len as usize - 1);
+        let s = usize::from(start);
+        (i0 + s, i1 + s, (pos & i64::from(ONE - 1)) as u32)
+    }
+
+    #[test]
+    fn incremental_taps_match_the_formula() {
+        for (dst, len) in [
+            (1, 1),
+            (1, 7),
+            (7, 1),
+            (46, 98),
+            (56, 120),
+            (300, 7),
+            (999, 1000),
+        ] {
+            let mut taps = Taps::new(dst, len, 3);
+            for d in 0..dst {
+                let t = taps.next_tap();
+                assert_eq!(
+                    (t.i0, t.i1, t.frac),
+                    reference_tap(d, dst, len, 3),
+                    "{d}/{dst} of {len}"
+                );
+            }
+        }
+        let (dst, len) = (u32::from(u16::MAX), u32::from(u16::MAX) - 1);
+        let mut taps = Taps::new(dst, len, 0);
+        for d in 0..dst {
+            let t = taps.next_tap();
+            assert_eq!((t.i0, t.i1, t.frac), reference_tap(d, dst, len, 0));
+        }
     }
 
     #[test]
