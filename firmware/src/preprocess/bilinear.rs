@@ -111,12 +111,13 @@ fn bilinear_each(
     let mut i = 0;
     for _ in 0..dh {
         let ty = rows.next_tap();
+        let (r0, r1) = (src.row(ty.i0), src.row(ty.i1));
         let mut cols = Taps::new(dw, u32::from(roi.width), roi.x);
         for _ in 0..dw {
             let tx = cols.next_tap();
-            let p = |x: usize, y: usize| u32::from(src.at(x, y));
-            let top = p(tx.i0, ty.i0) * (ONE - tx.frac) + p(tx.i1, ty.i0) * tx.frac;
-            let bot = p(tx.i0, ty.i1) * (ONE - tx.frac) + p(tx.i1, ty.i1) * tx.frac;
+            let p = |row: &[u8], x: usize| u32::from(row.get(x).copied().unwrap_or(0));
+            let top = p(r0, tx.i0) * (ONE - tx.frac) + p(r0, tx.i1) * tx.frac;
+            let bot = p(r1, tx.i0) * (ONE - tx.frac) + p(r1, tx.i1) * tx.frac;
             let v = (top * (ONE - ty.frac) + bot * ty.frac + HALF_OUT) >> (2 * FRAC_BITS);
             put(i, v.min(255) as u8);
             i += 1;

@@ -66,13 +66,10 @@ impl<'a> Gray<'a> {
         }
     }
 
-    /// Pixel at column `x`, row `y`; the caller keeps `x < width`, `y < height` (out-of-range
-    /// reads give 0 rather than panic).
-    pub(crate) fn at(&self, x: usize, y: usize) -> u8 {
-        self.pixels
-            .get(y * usize::from(self.width) + x)
-            .copied()
-            .unwrap_or(0)
+    /// Row `y` (empty past the last row).
+    pub(crate) fn row(&self, y: usize) -> &'a [u8] {
+        let w = usize::from(self.width);
+        self.pixels.get(y * w..(y + 1) * w).unwrap_or(&[])
     }
 }
 
