@@ -12,9 +12,13 @@
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![warn(missing_docs)]
 
+pub mod drivers;
 pub mod engine;
+pub mod enroll;
+pub mod preprocess;
 pub mod vectors;
 pub mod verifier;
 
 pub use engine::{quantize_image, Arena, Engine, EngineError};
+pub use enroll::{enroll, EnrollPolicy};
 pub use verifier::Verifier;
