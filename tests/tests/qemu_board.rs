@@ -40,7 +40,9 @@ fn qemu_available() -> bool {
         return true;
     }
     if std::env::var("SIAMEDGE_REQUIRE_QEMU").as_deref() == Ok("1") {
-        panic!("SIAMEDGE_REQUIRE_QEMU=1 but {QEMU} is not on PATH (apt-get install qemu-system-arm)");
+        panic!(
+            "SIAMEDGE_REQUIRE_QEMU=1 but {QEMU} is not on PATH (apt-get install qemu-system-arm)"
+        );
     }
     eprintln!(
         "skipping: {QEMU} is not on PATH (apt-get install qemu-system-arm; \

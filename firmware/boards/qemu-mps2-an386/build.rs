@@ -23,7 +23,10 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
 
-    let model = input("SIAMEDGE_BOARD_MODEL", &repo.join("models/face-orl/model.sgm"));
+    let model = input(
+        "SIAMEDGE_BOARD_MODEL",
+        &repo.join("models/face-orl/model.sgm"),
+    );
     let vectors = input(
         "SIAMEDGE_BOARD_VECTORS",
         &repo.join("models/face-orl/vectors.bin"),

@@ -26,7 +26,8 @@
 //! | 34 | 1 | `enroll`, u8: enrollment captures, `1..=8` |
 //! | 35 | 1 | `probes`, u8: verification probes, `1..=16` |
 //! | 36 | 1 | `source`, u8: 0 synthetic images, 1 held-out ORL faces |
-//! | 37 | 3 | reserved, zero |
+//! | 37 | 1 | `policy`, u8: how the captures were enrolled, 0 keep each, 1 mean ([`EnrollPolicy`]) |
+//! | 38 | 2 | reserved, zero |
 //! | 40 | 2 x images | `labels`: the identity each image shows (u16) |
 //! | .. | 2 x enroll | `enroll_images`: image indices, `< images` |
 //! | .. | 12 x probes | each probe: image u16 (`< images`), accept u8 (0/1), reserved u8 (0), distance f32, score f32 |
@@ -46,6 +47,8 @@ pub use error::VectorsError;
 
 use siamedge_format::crc::crc32;
 use siamedge_format::ModelId;
+
+use crate::enroll::EnrollPolicy;
 
 /// The first four bytes of a vectors file.
 pub const MAGIC: [u8; 4] = *b"SGTV";
@@ -113,6 +116,7 @@ pub struct TestVectors<'a> {
     images: usize,
     subject: u32,
     source: Source,
+    policy: EnrollPolicy,
     labels: &'a [u8],
     enroll: &'a [u8],
     probes: &'a [u8],
@@ -246,7 +250,20 @@ impl<'a> TestVectors<'a> {
                 })
             }
         };
-        if body.get(37..40) != Some(&[0, 0, 0]) {
+        let policy = match body.get(37).copied().unwrap_or(u8::MAX) {
+            0 => EnrollPolicy::Keep,
+            1 => EnrollPolicy::Mean,
+            other => {
+                return Err(VectorsError::OutOfRange {
+                    field: "policy",
+                    index: None,
+                    value: other.into(),
+                    min: 0,
+                    max: 1,
+                })
+            }
+        };
+        if body.get(38..40) != Some(&[0, 0]) {
             return Err(VectorsError::Reserved { field: "reserved" });
         }
 
@@ -307,6 +324,7 @@ impl<'a> TestVectors<'a> {
             images,
             subject,
             source,
+            policy,
             labels,
             enroll,
             probes,
@@ -361,6 +379,11 @@ impl<'a> TestVectors<'a> {
     /// Where the images came from.
     pub fn source(&self) -> Source {
         self.source
+    }
+
+    /// How the enrollment captures become the template.
+    pub fn policy(&self) -> EnrollPolicy {
+        self.policy
     }
 
     /// The identity image `i` shows; `None` past the last image.

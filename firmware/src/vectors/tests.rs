@@ -2,12 +2,14 @@
 
 use super::write::VectorsSpec;
 use super::*;
+use crate::enroll::EnrollPolicy;
 
 fn spec() -> VectorsSpec {
     VectorsSpec {
         model: ModelId([7; 16]),
         source: Source::OrlHeldOut,
         subject: 31,
+        policy: EnrollPolicy::Mean,
         labels: vec![31, 31, 31, 36],
         inputs: vec![
             vec![1, -2, 3],
@@ -48,6 +50,7 @@ fn round_trip_reads_back_every_field() {
     assert_eq!(v.model(), ModelId([7; 16]));
     assert_eq!((v.input_len(), v.dim(), v.images()), (3, 2, 4));
     assert_eq!((v.subject(), v.source()), (31, Source::OrlHeldOut));
+    assert_eq!(v.policy(), EnrollPolicy::Mean);
     assert_eq!(v.label(3), Some(36));
     assert_eq!(v.label(4), None);
     assert_eq!(v.input(2), Some(&[-128i8, 0, 127][..]));
@@ -69,7 +72,7 @@ fn golden_bytes_pin_the_layout() {
     let mut header = Vec::new();
     header.extend_from_slice(b"SGTV\x01\x00");
     header.extend_from_slice(&[7; 16]);
-    header.extend_from_slice(&[3, 0, 0, 0, 2, 0, 4, 0, 31, 0, 0, 0, 2, 2, 1, 0, 0, 0]);
+    header.extend_from_slice(&[3, 0, 0, 0, 2, 0, 4, 0, 31, 0, 0, 0, 2, 2, 1, 1, 0, 0]);
     assert_eq!(&bytes[..HEADER_LEN], &header[..]);
     // labels, enroll indices, then the first probe: image 2, accept, 0, 0.25f32, 0.75f32.
     assert_eq!(&bytes[40..48], &[31, 0, 31, 0, 31, 0, 36, 0]);

@@ -5,6 +5,8 @@ use std::vec::Vec;
 use siamedge_format::crc::crc32;
 use siamedge_format::ModelId;
 
+use crate::enroll::EnrollPolicy;
+
 use super::{
     Probe, Source, TestVectors, VectorsError, HEADER_LEN, MAGIC, MAX_ENROLL, MAX_IMAGES,
     MAX_PROBES, VERSION,
@@ -19,6 +21,8 @@ pub struct VectorsSpec {
     pub source: Source,
     /// The subject enrolled.
     pub subject: u32,
+    /// How its captures became the template.
+    pub policy: EnrollPolicy,
     /// Per image: the identity it shows.
     pub labels: Vec<u16>,
     /// Per image: the int8 model input (all the same length).
@@ -79,7 +83,11 @@ impl VectorsSpec {
         out.push(enroll);
         out.push(probes);
         out.push(self.source.to_byte());
-        out.extend_from_slice(&[0, 0, 0]);
+        out.push(match self.policy {
+            EnrollPolicy::Keep => 0,
+            EnrollPolicy::Mean => 1,
+        });
+        out.extend_from_slice(&[0, 0]);
         self.labels
             .iter()
             .for_each(|l| out.extend_from_slice(&l.to_le_bytes()));

@@ -61,7 +61,9 @@ pub fn orl(
 ) -> Result<Faces, BoardError> {
     let cache = DataCache::resolve(cache).map_err(|e| BoardError::Data(e.to_string()))?;
     let orl = OrlFaces::load(&cache).map_err(|e| BoardError::Data(e.to_string()))?;
-    let split = orl.fold(fold).map_err(|e| BoardError::Data(e.to_string()))?;
+    let split = orl
+        .fold(fold)
+        .map_err(|e| BoardError::Data(e.to_string()))?;
     let face = |i: usize| -> Result<Face, BoardError> {
         let img = &orl.images[i];
         let pixels = resize_area(&img.pixels, img.width, img.height, width, height)
@@ -148,7 +150,11 @@ mod tests {
     use super::*;
 
     fn l2(a: &[f32], b: &[f32]) -> f32 {
-        a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f32>().sqrt()
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).powi(2))
+            .sum::<f32>()
+            .sqrt()
     }
 
     #[test]

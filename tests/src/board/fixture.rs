@@ -186,7 +186,9 @@ pub fn model_spec(
     threshold: f32,
 ) -> Result<ModelSpec, BoardError> {
     if calibration.is_empty() {
-        return Err(BoardError::Invalid("the fixture needs calibration images".into()));
+        return Err(BoardError::Invalid(
+            "the fixture needs calibration images".into(),
+        ));
     }
     let mut net = FloatEncoder::random(seed);
     let weights = net.quantize_weights();

@@ -2,7 +2,7 @@
 //!
 //! [`board_inputs`] takes a model file (or builds the [`fixture`] encoder when none is given),
 //! images at its input size ([`faces`]: held-out ORL faces or synthetic ones), and one scenario
-//! ([`Scenario`]): enroll two captures of identity A, verify a third capture of A (genuine) and
+//! ([`Scenario`]): enroll two captures of identity A (their mean, [`POLICY`]), verify a third capture of A (genuine) and
 //! a capture of identity B (impostor). It runs the firmware's own int8 engine and verifier on the
 //! host (`siamedge_firmware::engine::run_model`, the integer reference executor) and writes what
 //! they answer into an `SGTV` vectors file ([`siamedge_firmware::vectors`]). The board must
@@ -16,9 +16,9 @@ pub mod faces;
 pub mod fixture;
 
 use siamedge_firmware::engine::{run_model, EngineError};
-use siamedge_firmware::vectors::{write::VectorsSpec, Probe, Source, VectorsError};
-use siamedge_firmware::Verifier;
-use siamedge_format::{EmbeddingRef, FormatError, InputSpec, Model, Template};
+use siamedge_firmware::vectors::{write::VectorsSpec, Probe, VectorsError};
+use siamedge_firmware::{EnrollPolicy, Verifier};
+use siamedge_format::{EmbeddingRef, FormatError, InputSpec, Model};
 
 pub use faces::{Face, Faces};
 
@@ -41,6 +41,10 @@ pub enum BoardError {
     #[error("{0}")]
     Invalid(String),
 }
+
+/// How the board's scenario enrolls: the integer mean of the captures (re-normalized), so the
+/// firmware's centroid arithmetic is checked too.
+pub const POLICY: EnrollPolicy = EnrollPolicy::Mean;
 
 /// Who is enrolled and who is probed: identities and capture numbers among [`Faces::test`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,9 +85,7 @@ impl Scenario {
     fn faces<'f>(&self, faces: &'f Faces) -> Result<[&'f Face; 4], BoardError> {
         let get = |id: u16, capture: u16| {
             faces.test_face(id, capture).ok_or_else(|| {
-                BoardError::Invalid(format!(
-                    "no test image of identity {id}, capture {capture}"
-                ))
+                BoardError::Invalid(format!("no test image of identity {id}, capture {capture}"))
             })
         };
         Ok([
@@ -162,9 +164,12 @@ pub fn vectors_for(
         scale,
         values: &embeddings[i],
     };
-    let mut template = Template::new(u32::from(scenario.subject), embedding(0))?;
-    template.add(embedding(1))?;
     let verifier = Verifier::new(&model);
+    let template = verifier.enroll(
+        u32::from(scenario.subject),
+        &[embedding(0), embedding(1)],
+        POLICY,
+    )?;
     let probe = |image: usize| -> Result<Probe, BoardError> {
         let d = verifier.verify(&template, embedding(image))?;
         Ok(Probe {
@@ -179,6 +184,7 @@ pub fn vectors_for(
         model: id,
         source: faces.source,
         subject: u32::from(scenario.subject),
+        policy: POLICY,
         labels: images.iter().map(|f| f.identity).collect(),
         inputs,
         embeddings: embeddings.clone(),
@@ -236,7 +242,7 @@ pub fn board_inputs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use siamedge_firmware::vectors::TestVectors;
+    use siamedge_firmware::vectors::{Source, TestVectors};
 
     #[test]
     fn synthetic_inputs_round_trip_and_separate() {
@@ -254,7 +260,10 @@ mod tests {
         // The embeddings are the engine's, unit length in int8 (128 = 1.0).
         let e = v.embedding(0).unwrap();
         let norm2: i32 = e.iter().map(|&x| i32::from(x) * i32::from(x)).sum();
-        assert!((128 * 128 * 9 / 10..=128 * 128 * 11 / 10).contains(&norm2), "{norm2}");
+        assert!(
+            (128 * 128 * 9 / 10..=128 * 128 * 11 / 10).contains(&norm2),
+            "{norm2}"
+        );
     }
 
     #[test]

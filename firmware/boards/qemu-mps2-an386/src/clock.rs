@@ -66,6 +66,10 @@ impl Clock {
         syst.clear_current();
         syst.enable_interrupt();
         syst.enable_counter();
+        // The current value reads 0 until the first tick loads the reload value (no wrap
+        // interrupt for that one): wait for it, or the first reading would be 2^24 - 1 ticks
+        // ahead of the next.
+        while SYST::get_current() == 0 {}
         Self { _syst: syst }
     }
 

@@ -30,17 +30,16 @@ pub enum Status {
 
 /// `ADP_Stopped_ApplicationExit`: the reason that carries an exit code.
 const ADP_STOPPED_APPLICATION_EXIT: usize = 0x20026;
+/// The semihosting operation `SYS_EXIT_EXTENDED` (semihosting v2): exit with a reason and a code.
+const SYS_EXIT_EXTENDED: usize = 0x20;
 
 /// Ends the program: QEMU exits with `status as u32`.
 pub fn exit(status: Status) -> ! {
-    // SAFETY: SYS_EXIT_EXTENDED takes a pointer to two words (reason, code), which the macro
-    // builds on the stack; under QEMU it does not return.
+    let block = [ADP_STOPPED_APPLICATION_EXIT, status as usize];
+    // SAFETY: SYS_EXIT_EXTENDED reads the two words (reason, code) at the pointer it is given,
+    // which `block` provides for the duration of the call; under QEMU it does not return.
     unsafe {
-        cortex_m_semihosting::syscall!(
-            EXIT_EXTENDED,
-            ADP_STOPPED_APPLICATION_EXIT,
-            status as usize
-        );
+        cortex_m_semihosting::syscall(SYS_EXIT_EXTENDED, &block);
     }
     // Without a debugger or QEMU the call may return: stop here.
     loop {

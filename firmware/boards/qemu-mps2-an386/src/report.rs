@@ -17,7 +17,11 @@ impl fmt::Display for Fixed {
         if v.is_infinite() {
             return f.write_str(if v > 0.0 { "inf" } else { "-inf" });
         }
-        let sign = if v.is_sign_negative() && v != 0.0 { "-" } else { "" };
+        let sign = if v.is_sign_negative() && v != 0.0 {
+            "-"
+        } else {
+            ""
+        };
         // |v| * 10^4 rounded; f64 keeps every f32 below 2^53 / 10^4 exact enough.
         let scaled = libm_round(f64::from(v.abs()) * 10_000.0);
         let (int, frac) = (scaled / 10_000, scaled % 10_000);

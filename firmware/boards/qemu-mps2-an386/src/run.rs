@@ -5,7 +5,7 @@ use cortex_m_semihosting::hprintln;
 use siamedge_firmware::engine::{Arena, Engine};
 use siamedge_firmware::vectors::TestVectors;
 use siamedge_firmware::Verifier;
-use siamedge_format::{EmbeddingRef, Model, Template};
+use siamedge_format::{EmbeddingRef, Model, MAX_TEMPLATE_EMBEDDINGS, MAX_TEMPLATE_VALUES};
 
 use crate::clock::{Calibration, Clock};
 use crate::exit::Status;
@@ -189,35 +189,43 @@ pub fn run<const N: usize>(
         mismatches: 0,
     };
 
-    // Enroll: one template of the subject, every capture kept.
+    // Enroll: the captures' embeddings side by side, then one template under the file's policy.
     let scale = model.embedding().scale;
-    let mut template: Option<Template> = None;
+    let verifier = Verifier::new(&model);
+    let mut values = [0i8; MAX_TEMPLATE_VALUES];
+    let mut used = 0;
     for i in vectors.enroll_images() {
-        let values = runner.embed(i, "enroll");
-        let e = EmbeddingRef {
-            model: id,
-            scale,
-            values,
-        };
-        let added = match template.as_mut() {
-            None => Template::new(vectors.subject(), e).map(|t| template = Some(t)),
-            Some(t) => t.add(e),
-        };
-        if let Err(e) = added {
-            return Outcome::refused("enroll", &e);
+        let out = runner.embed(i, "enroll");
+        // The vectors hold at most 8 captures of `dim` values, as many as a template holds.
+        if let Some(slot) = values.get_mut(used..used + out.len()) {
+            slot.copy_from_slice(out);
+            used += out.len();
         }
     }
-    let Some(template) = template else {
-        return Outcome::refused("enroll", &"no enrollment capture");
+    let empty = EmbeddingRef {
+        model: id,
+        scale,
+        values: &[],
+    };
+    let mut captures = [empty; MAX_TEMPLATE_EMBEDDINGS];
+    let mut count = 0;
+    for (slot, chunk) in captures.iter_mut().zip(values[..used].chunks_exact(dim)) {
+        slot.values = chunk;
+        count += 1;
+    }
+    let template = match verifier.enroll(vectors.subject(), &captures[..count], vectors.policy()) {
+        Ok(t) => t,
+        Err(e) => return Outcome::refused("enroll", &e),
     };
     hprintln!(
-        "enrolled subject {} with {} embeddings",
+        "enrolled subject {} from {} captures ({:?}): template of {} embeddings",
         template.subject(),
+        count,
+        vectors.policy(),
         template.count()
     );
 
     // Verify each probe against the template, from the board's own embedding.
-    let verifier = Verifier::new(&model);
     let mut wrong_decisions = 0u32;
     for p in vectors.probes() {
         let i = usize::from(p.image);

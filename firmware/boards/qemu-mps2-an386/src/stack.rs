@@ -27,8 +27,8 @@ pub struct StackUse {
 /// Scans the painted region from its bottom for the first word that is not paint.
 pub fn high_water() -> StackUse {
     let bottom = heap_start() as usize;
-    // SAFETY: only the symbol's address is taken; the linker places it at the top of RAM.
-    let top = unsafe { core::ptr::addr_of!(_stack_start) } as usize;
+    // Only the symbol's address is taken; the linker places it at the top of RAM.
+    let top = core::ptr::addr_of!(_stack_start) as usize;
     let mut at = bottom;
     while at < top {
         // SAFETY: `bottom..top` is RAM owned by the stack region, word-aligned (cortex-m-rt's
