@@ -185,16 +185,16 @@ fn verdict(accept: bool) -> &'static str {
     }
 }
 
-#[test]
-fn the_board_reproduces_the_host_under_qemu() {
-    if !qemu_available() {
-        return;
-    }
-    let inputs = inputs();
+/// Builds the board with `features`, runs it, and checks the run against `inputs`.
+fn check_board(inputs: &BoardInputs, features: &str, kernels: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let elf = build(&inputs, "", dir.path());
+    let elf = build(inputs, features, dir.path());
     let (status, printed) = run(&elf);
-    assert_eq!(status, Some(0), "board failed:\n{printed}");
+    assert_eq!(status, Some(0), "board ({kernels}) failed:\n{printed}");
+    assert!(
+        printed.contains(&format!("kernels {kernels},")),
+        "{printed}"
+    );
     assert!(printed.contains("result: PASS"), "{printed}");
     assert_eq!(
         printed.matches("embedding matches the host").count(),
@@ -228,6 +228,24 @@ fn the_board_reproduces_the_host_under_qemu() {
 }
 
 #[test]
+fn the_board_reproduces_the_host_under_qemu() {
+    if !qemu_available() {
+        return;
+    }
+    check_board(&inputs(), "", "reference");
+}
+
+/// The DSP kernels' inline assembly (SMLAD, SXTB16) runs only on the Cortex-M: here QEMU
+/// executes it, and it must give the host's bytes.
+#[test]
+fn the_dsp_kernels_reproduce_the_host_under_qemu() {
+    if !qemu_available() {
+        return;
+    }
+    check_board(&inputs(), "dsp", "dsp");
+}
+
+#[test]
 fn panics_and_hardfaults_end_qemu_with_their_status() {
     if !qemu_available() {
         return;
@@ -244,4 +262,30 @@ fn panics_and_hardfaults_end_qemu_with_their_status() {
         assert!(printed.contains(says), "{feature}:\n{printed}");
         assert!(printed.contains("result: FAIL"), "{feature}:\n{printed}");
     }
+}
+
+/// The check can fail: one expected embedding value changed (CRC made right again) must end the
+/// board with status 1 and say which image differs.
+#[test]
+fn a_wrong_expectation_fails_the_board() {
+    if !qemu_available() {
+        return;
+    }
+    let mut inputs = inputs();
+    let v = siamedge_firmware::vectors::TestVectors::decode(&inputs.vectors).unwrap();
+    let n = inputs.vectors.len();
+    // The embeddings end 4 bytes before the end: the first value of image 0's embedding.
+    let at = n - 4 - v.dim() * v.images();
+    inputs.vectors[at] = inputs.vectors[at].wrapping_add(1);
+    let crc = siamedge_format::crc::crc32(&inputs.vectors[..n - 4]);
+    inputs.vectors[n - 4..].copy_from_slice(&crc.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let elf = build(&inputs, "", dir.path());
+    let (status, printed) = run(&elf);
+    assert_eq!(status, Some(1), "{printed}");
+    assert!(
+        printed.contains("image 0 (identity") && printed.contains("embedding MISMATCH in 1 of"),
+        "{printed}"
+    );
+    assert!(printed.contains("result: FAIL (Mismatch)"), "{printed}");
 }
