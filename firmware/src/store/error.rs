@@ -106,9 +106,15 @@ pub enum StoreError<E> {
 
 impl<E> StoreError<E> {
     /// A `Config` error for `range` on a flash with `erase_size`.
-    pub(crate) fn config(range: &core::ops::Range<u32>, erase_size: usize, e: MapConfigError) -> Self {
+    pub(crate) fn config(
+        range: &core::ops::Range<u32>,
+        erase_size: usize,
+        e: MapConfigError,
+    ) -> Self {
         let reason = match e {
-            MapConfigError::StartRangeNotAtPageBoundary => "start is not a multiple of the erase size",
+            MapConfigError::StartRangeNotAtPageBoundary => {
+                "start is not a multiple of the erase size"
+            }
             MapConfigError::EndRangeNotAtPageBoundary => "end is not a multiple of the erase size",
             MapConfigError::RangeTooSmall => "the range holds fewer than two pages",
             MapConfigError::PagesTooSmall => "a page is too small for the storage headers",

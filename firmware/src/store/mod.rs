@@ -87,7 +87,8 @@ pub struct Entry {
 #[repr(C, align(4))]
 struct Buffer([u8; BUFFER_LEN]);
 
-type Result<T, S> = core::result::Result<T, StoreError<<S as embedded_storage_async::nor_flash::ErrorType>::Error>>;
+type Result<T, S> =
+    core::result::Result<T, StoreError<<S as embedded_storage_async::nor_flash::ErrorType>::Error>>;
 
 /// Encrypted templates on a NOR flash range, keyed by subject id (see the module docs).
 ///
@@ -145,13 +146,13 @@ impl<S: MultiwriteNorFlash, K: KeyProvider, C: CacheImpl<u32>> TemplateStore<S, 
         capacity::page_data_len::<S>()
     }
 
-    fn map_err(&self, e: sequential_storage::Error<S::Error>, subject: u32, record_len: usize) -> StoreError<S::Error> {
-        StoreError::from_map(
-            e,
-            subject,
-            item_len::<S>(record_len),
-            Self::max_item_len(),
-        )
+    fn map_err(
+        &self,
+        e: sequential_storage::Error<S::Error>,
+        subject: u32,
+        record_len: usize,
+    ) -> StoreError<S::Error> {
+        StoreError::from_map(e, subject, item_len::<S>(record_len), Self::max_item_len())
     }
 
     /// Whether `subject` is enrolled (reads the record, does not decrypt it).
@@ -208,14 +209,7 @@ impl<S: MultiwriteNorFlash, K: KeyProvider, C: CacheImpl<u32>> TemplateStore<S, 
         let record = match found {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(None),
-            Err(e) => {
-                return Err(StoreError::from_map(
-                    e,
-                    subject,
-                    0,
-                    Self::max_item_len(),
-                ))
-            }
+            Err(e) => return Err(StoreError::from_map(e, subject, 0, Self::max_item_len())),
         };
         record::open(subject, record, &mut self.keys, &mut self.record.0).map(Some)
     }

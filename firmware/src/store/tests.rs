@@ -16,7 +16,12 @@ const KEY: [u8; 32] = [0x11; 32];
 fn template(subject: u32, seed: u8, count: usize, dim: usize) -> Template {
     let row = |k: usize| -> Vec<i8> {
         (0..dim)
-            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed).wrapping_add(k as u8) as i8)
+            .map(|i| {
+                (i as u8)
+                    .wrapping_mul(31)
+                    .wrapping_add(seed)
+                    .wrapping_add(k as u8) as i8
+            })
             .collect()
     };
     let e = |values: &[i8]| -> Template {
@@ -79,10 +84,7 @@ fn enroll_get_update_delete_list() {
         list[1].record_len,
         a2.encoded_len().unwrap() + RECORD_OVERHEAD
     );
-    assert_eq!(
-        s.list::<1>(),
-        Err(StoreError::ListFull { capacity: 1 })
-    );
+    assert_eq!(s.list::<1>(), Err(StoreError::ListFull { capacity: 1 }));
     s.delete(2).unwrap();
     assert_eq!(s.delete(2), Err(StoreError::NotEnrolled { subject: 2 }));
     assert_eq!(s.get(2), Ok(None));
@@ -104,7 +106,13 @@ fn flash_holds_no_plaintext() {
     let t = template(7, 3, 1, 64);
     s.enroll(&t).unwrap();
     let (flash, _) = s.release();
-    let emb: Vec<u8> = t.embedding(0).unwrap().values.iter().map(|&v| v as u8).collect();
+    let emb: Vec<u8> = t
+        .embedding(0)
+        .unwrap()
+        .values
+        .iter()
+        .map(|&v| v as u8)
+        .collect();
     let bytes = flash.inner().bytes();
     assert!(!bytes.windows(16).any(|w| w == &emb[..16]));
     assert!(!bytes.windows(7).any(|w| w == b"subject"));
@@ -128,8 +136,12 @@ fn rewrite_record(
 
 #[test]
 fn tampered_records_are_rejected() {
-    let cases: [(&str, u32, fn(&mut Vec<u8>)); 5] = [
-        ("ciphertext bit", 1, |r| r[record::RECORD_HEADER_LEN + 10] ^= 0x01),
+    /// What is changed, the subject it is then stored under, and the change.
+    type Case = (&'static str, u32, fn(&mut Vec<u8>));
+    let cases: [Case; 5] = [
+        ("ciphertext bit", 1, |r| {
+            r[record::RECORD_HEADER_LEN + 10] ^= 0x01
+        }),
         ("tag byte", 1, |r| {
             let n = r.len();
             r[n - 1] ^= 0x80
@@ -151,7 +163,10 @@ fn tampered_records_are_rejected() {
         // The other subject is untouched.
         let other = 3 - target;
         if target == 1 {
-            assert_eq!(s.get(other).unwrap(), Some(template(other, other as u8, 2, 32)));
+            assert_eq!(
+                s.get(other).unwrap(),
+                Some(template(other, other as u8, 2, 32))
+            );
         }
     }
 
@@ -175,7 +190,10 @@ fn tampered_records_are_rejected() {
         })
     ));
     let listed = s.list::<4>().unwrap();
-    assert_eq!(listed[0].model, None, "malformed header listed without model");
+    assert_eq!(
+        listed[0].model, None,
+        "malformed header listed without model"
+    );
 }
 
 #[test]
@@ -189,6 +207,7 @@ fn raw_flash_corruption_never_yields_altered_data() {
     let image = flash.inner().bytes().to_vec();
     let used: Vec<usize> = (0..image.len()).filter(|&i| image[i] != 0xFF).collect();
     assert!(used.len() > t.encoded_len().unwrap());
+    let mut rejected = 0;
     for &i in &used {
         let mut f = SimFlash::<1024, 4>::new(2);
         f.bytes_mut().copy_from_slice(&image);
@@ -196,9 +215,15 @@ fn raw_flash_corruption_never_yields_altered_data() {
         let mut s = TemplateStore::open(Blocking(f), 0..2048, FixedKeys::new(KEY, 3)).unwrap();
         match s.get(5) {
             Ok(Some(back)) => assert_eq!(back, t, "byte {i}"),
-            Ok(None) | Err(_) => {}
+            Ok(None) | Err(_) => rejected += 1,
         }
     }
+    // A flipped ciphertext or tag byte breaks the item CRC: the record is dropped.
+    assert!(
+        rejected >= t.encoded_len().unwrap(),
+        "{rejected} of {}",
+        used.len()
+    );
 }
 
 #[test]
@@ -225,8 +250,8 @@ fn failing_key_provider_is_typed() {
             Err(KeyError::EntropyUnavailable)
         }
     }
-    let mut s = TemplateStore::open(Blocking(SimFlash::<1024, 4>::new(2)), 0..2048, NoEntropy)
-        .unwrap();
+    let mut s =
+        TemplateStore::open(Blocking(SimFlash::<1024, 4>::new(2)), 0..2048, NoEntropy).unwrap();
     assert_eq!(
         s.enroll(&template(1, 1, 1, 8)),
         Err(StoreError::Key(KeyError::EntropyUnavailable))
@@ -237,13 +262,25 @@ fn failing_key_provider_is_typed() {
 #[test]
 fn bad_ranges_are_config_errors() {
     let open = |r: core::ops::Range<u32>| {
-        TemplateStore::open(Blocking(SimFlash::<1024, 4>::new(4)), r, FixedKeys::new(KEY, 1))
-            .err()
+        TemplateStore::open(
+            Blocking(SimFlash::<1024, 4>::new(4)),
+            r,
+            FixedKeys::new(KEY, 1),
+        )
+        .err()
     };
-    assert!(matches!(open(0..1024), Some(StoreError::Config { reason, .. }) if reason.contains("two pages")));
-    assert!(matches!(open(512..4096), Some(StoreError::Config { reason, .. }) if reason.contains("start")));
-    assert!(matches!(open(0..3000), Some(StoreError::Config { reason, .. }) if reason.contains("end")));
-    assert!(matches!(open(0..8192), Some(StoreError::Config { reason, .. }) if reason.contains("inside")));
+    assert!(
+        matches!(open(0..1024), Some(StoreError::Config { reason, .. }) if reason.contains("two pages"))
+    );
+    assert!(
+        matches!(open(512..4096), Some(StoreError::Config { reason, .. }) if reason.contains("start"))
+    );
+    assert!(
+        matches!(open(0..3000), Some(StoreError::Config { reason, .. }) if reason.contains("end"))
+    );
+    assert!(
+        matches!(open(0..8192), Some(StoreError::Config { reason, .. }) if reason.contains("inside"))
+    );
     assert!(open(1024..4096).is_none());
 }
 
@@ -264,10 +301,14 @@ fn record_larger_than_a_page_is_typed() {
 }
 
 /// Fills a store with one template size until it is full; returns how many fitted.
-fn fill<const PAGE: usize, const WORD: usize>(pages: usize, count: usize, dim: usize) -> (usize, Capacity, Capacity) {
+fn fill<const PAGE: usize, const WORD: usize>(
+    pages: usize,
+    count: usize,
+    dim: usize,
+) -> (usize, Capacity, Capacity) {
     let flash = Blocking(SimFlash::<PAGE, WORD>::new(pages));
-    let mut s = TemplateStore::open(flash, 0..(pages * PAGE) as u32, FixedKeys::new(KEY, 1))
-        .unwrap();
+    let mut s =
+        TemplateStore::open(flash, 0..(pages * PAGE) as u32, FixedKeys::new(KEY, 1)).unwrap();
     let empty = s.capacity::<512>().unwrap();
     let mut n = 0u32;
     loop {
