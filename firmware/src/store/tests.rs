@@ -364,3 +364,53 @@ fn full_store_and_capacity_report() {
         println!("{r}");
     }
 }
+
+#[test]
+fn a_key_cache_changes_nothing_but_speed() {
+    use sequential_storage::cache::key_pointers::ArrayKeyPointers;
+    use sequential_storage::cache::page_pointers::ArrayPagePointers;
+    use sequential_storage::cache::page_states::ArrayPageStates;
+    let cache = Cache::new(
+        ArrayPageStates::<4>::new(),
+        ArrayPagePointers::<4>::new(),
+        ArrayKeyPointers::<u32, 8>::new(),
+    );
+    let mut cached = TemplateStore::open_with_cache(
+        Blocking(SimFlash::<1024, 4>::new(4)),
+        0..4096,
+        FixedKeys::new(KEY, 1),
+        cache,
+    )
+    .unwrap();
+    let mut plain = small_store(4);
+    for step in 0..60u32 {
+        let s = step % 5;
+        let t = template(s, step as u8, 1 + (step as usize % 3), 24);
+        let (a, b) = match step % 4 {
+            0 | 1 => (cached.put(&t), plain.put(&t)),
+            2 => (cached.delete(s), plain.delete(s)),
+            _ => (cached.enroll(&t), plain.enroll(&t)),
+        };
+        assert_eq!(a, b, "step {step}");
+        for k in 0..5 {
+            assert_eq!(cached.get(k), plain.get(k), "step {step}, subject {k}");
+        }
+    }
+    let (f, _) = cached.release();
+    let (g, _) = plain.release();
+    assert_eq!(f.inner().bytes(), g.inner().bytes(), "same flash image");
+}
+
+#[test]
+fn ram_footprint() {
+    // Two record buffers of the longest record (key + 2215-byte record, rounded to 32 bytes)
+    // and the map's state: what a `static` store costs.
+    assert_eq!(MAX_RECORD_LEN, Template::MAX_ENCODED_LEN + 45);
+    assert_eq!(BUFFER_LEN, 2240);
+    let size = core::mem::size_of::<TemplateStore<Small, FixedKeys>>();
+    println!(
+        "TemplateStore (no cache, FixedKeys): {size} B; Template: {} B",
+        core::mem::size_of::<Template>()
+    );
+    assert!(size <= 2 * BUFFER_LEN + 128, "{size}");
+}
