@@ -16,7 +16,7 @@
 //! but costs a whole erase page per subject; a filesystem (littlefs) brings C code and a
 //! far larger footprint for one table.
 //!
-//! **Power-loss guarantees** (the test `store_power_loss` cuts power at every write and erase
+//! **Power-loss guarantees** (the test `store::tests::power_loss` cuts power at every write and erase
 //! of a scripted enroll/update/delete sequence, with half-programmed words, and checks them):
 //! - `enroll`/`update` write one item; until its CRC is complete it does not exist, so a cut
 //!   leaves the old state (the old template, or no subject), otherwise the new one;

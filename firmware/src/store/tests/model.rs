@@ -1,15 +1,13 @@
 //! Random sequences of store operations against a `HashMap` model: every result, every read
 //! and the final list and capacity agree, across restarts.
 
-mod common;
-
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
-use common::{open, template, Store};
+use super::common::{open, template, Store};
+use crate::store::sim::SimFlash;
+use crate::store::{template_item_len, Blocking, StoreError};
 use proptest::prelude::*;
-use siamedge_firmware::store::sim::SimFlash;
-use siamedge_firmware::store::{template_item_len, Blocking, StoreError};
 use siamedge_format::Template;
 
 const PAGES: usize = 6;
@@ -99,7 +97,7 @@ proptest! {
         prop_assert_eq!(cap.records, model.len());
         let live: usize = model
             .values()
-            .map(|t| template_item_len::<common::Flash>(t.encoded_len().expect("encodes")))
+            .map(|t| template_item_len::<super::common::Flash>(t.encoded_len().expect("encodes")))
             .sum();
         prop_assert_eq!(cap.live_bytes, live);
         prop_assert_eq!(cap.usable_bytes, (PAGES - 1) * (1024 - 8));

@@ -1,8 +1,7 @@
 //! Helpers shared by the template store's integration tests.
-#![allow(dead_code)]
 
-use siamedge_firmware::store::sim::SimFlash;
-use siamedge_firmware::store::{Blocking, FixedKeys, TemplateStore};
+use crate::store::sim::SimFlash;
+use crate::store::{Blocking, FixedKeys, TemplateStore};
 use siamedge_format::{EmbeddingRef, ModelId, Template};
 
 pub const MODEL: ModelId = ModelId([0xa5; 16]);

@@ -8,13 +8,11 @@
 //! applied or not at all, and then accept the rest of the sequence and new writes, ending in the
 //! same state as a run without a cut. A second cut during that recovery is checked the same way.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{open, template, Flash, Store};
-use siamedge_firmware::store::sim::SimFlash;
-use siamedge_firmware::store::{Blocking, StoreError};
+use super::common::{open, template, Flash, Store};
+use crate::store::sim::SimFlash;
+use crate::store::{Blocking, StoreError};
 use siamedge_format::Template;
 
 const PAGES: usize = 4;
@@ -104,12 +102,9 @@ fn run(mut store: Store, ops: &[Op], from: usize, mut committed: Model) -> Outco
                     flash.inner().is_dead(),
                     "op {i} {op:?} failed without a power cut: {e}"
                 );
-                let store = siamedge_firmware::store::TemplateStore::open(
-                    flash,
-                    0..(PAGES * 1024) as u32,
-                    keys,
-                )
-                .expect("reopens");
+                let store =
+                    crate::store::TemplateStore::open(flash, 0..(PAGES * 1024) as u32, keys)
+                        .expect("reopens");
                 return Outcome {
                     store,
                     committed,
@@ -260,12 +255,8 @@ fn power_loss_during_recovery_loses_nothing_committed() {
             let (mut flash, keys) = store.release();
             let at = flash.inner().ops() + k;
             flash.inner_mut().cut_power_at(at);
-            let store = siamedge_firmware::store::TemplateStore::open(
-                flash,
-                0..(PAGES * 1024) as u32,
-                keys,
-            )
-            .expect("reopens");
+            let store = crate::store::TemplateStore::open(flash, 0..(PAGES * 1024) as u32, keys)
+                .expect("reopens");
             let out = run(store, &ops, resume, state);
             if out.interrupted.is_none() {
                 // The rest of the sequence needed fewer operations than k.

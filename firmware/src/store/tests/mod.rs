@@ -1,5 +1,9 @@
-//! Tests of the template store: round trips, tampering, wrong key, capacity and full store.
-//! The power-loss and random-sequence tests are in `firmware/tests/store_*.rs`.
+//! Tests of the template store: round trips, tampering, wrong key, capacity and full store
+//! here; power loss at every write in `power_loss`, random sequences against a model in `model`.
+
+mod common;
+mod model;
+mod power_loss;
 
 use std::vec::Vec;
 
