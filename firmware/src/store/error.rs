@@ -49,6 +49,13 @@ pub enum StoreError<E> {
     },
     /// The store's page structure is damaged beyond what its automatic repair fixes.
     Corrupted,
+    /// The record of `subject` was written but does not read back: the flash is damaged
+    /// (corrupted by something other than this store, or worn out). The previous template of
+    /// the subject, if any, may be what `get` returns; erase the store and enroll again.
+    NotReadBack {
+        /// The subject whose record was written.
+        subject: u32,
+    },
     /// The record of `subject` failed authentication: its ciphertext, tag, subject binding or
     /// model binding was changed, or it was sealed under another key. It is not used.
     Tampered {
@@ -195,6 +202,10 @@ impl<E: fmt::Debug> fmt::Display for StoreError<E> {
                 "record of subject {subject} needs {item_len} bytes, a flash page holds at most {max}"
             ),
             Self::Corrupted => write!(f, "template store corrupted beyond repair"),
+            Self::NotReadBack { subject } => write!(
+                f,
+                "record of subject {subject} was written but does not read back (damaged flash)"
+            ),
             Self::Tampered { subject } => write!(
                 f,
                 "record of subject {subject} failed authentication (tampered or wrong key)"

@@ -203,13 +203,22 @@ impl<S: MultiwriteNorFlash, K: KeyProvider, C: CacheImpl<u32>> TemplateStore<S, 
         self.put(template)
     }
 
-    /// Stores `template` under its subject, enrolled or not.
+    /// Stores `template` under its subject, enrolled or not, and reads it back
+    /// ([`StoreError::NotReadBack`] if the flash does not return it).
     pub fn put(&mut self, template: &Template) -> Result<(), S> {
         let subject = template.subject();
         let len = record::seal(template, &mut self.keys, &mut self.record.0)?;
         let record: &[u8] = &self.record.0[..len];
         let stored = block_on(self.map.store_item(&mut self.data.0, &subject, &record));
-        stored.map_err(|e| self.map_err(e, subject, len))
+        stored.map_err(|e| self.map_err(e, subject, len))?;
+        // Read back: on damaged flash (a corrupted item header, worn cells) a write can succeed
+        // where the reader will not find it. Ok means the record is there.
+        let back = block_on(self.map.fetch_item::<&[u8]>(&mut self.data.0, &subject));
+        match back {
+            Ok(Some(r)) if r == &self.record.0[..len] => Ok(()),
+            Ok(_) => Err(StoreError::NotReadBack { subject }),
+            Err(e) => Err(self.map_err(e, subject, len)),
+        }
     }
 
     /// Deletes a subject's template: [`StoreError::NotEnrolled`] if there is none.

@@ -1,7 +1,9 @@
 //! Tests of the template store: round trips, tampering, wrong key, capacity and full store
-//! here; power loss at every write in `power_loss`, random sequences against a model in `model`.
+//! here; power loss at every write in `power_loss`, random sequences against a model in `model`,
+//! corrupted flash images in `corruption`.
 
 mod common;
+mod corruption;
 mod model;
 mod power_loss;
 

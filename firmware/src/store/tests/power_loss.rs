@@ -272,3 +272,52 @@ fn power_loss_during_recovery_loses_nothing_committed() {
         }
     }
 }
+
+/// Turns random (subject, kind, shape) triples into a valid sequence: an enroll of an enrolled
+/// subject becomes an update, an update or delete of a missing one becomes an enroll.
+fn valid_sequence(raw: &[(u32, u8, u8, usize, usize)]) -> Vec<Op> {
+    let mut present = std::collections::BTreeSet::new();
+    raw.iter()
+        .map(|&(s, kind, seed, count, dim)| {
+            let t = template(s, seed, count, dim);
+            match (kind % 3, present.contains(&s)) {
+                (2, true) => {
+                    present.remove(&s);
+                    Op::Delete(s)
+                }
+                (_, true) => Op::Update(t),
+                (_, false) => {
+                    present.insert(s);
+                    Op::Enroll(t)
+                }
+            }
+        })
+        .collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Random valid sequences, a cut at a random write or erase, and a check as above.
+    #[test]
+    fn power_loss_in_random_sequences(
+        raw in proptest::collection::vec(
+            (0u32..6, proptest::prelude::any::<u8>(), proptest::prelude::any::<u8>(), 1usize..=3, proptest::sample::select(vec![8usize, 24, 64])),
+            1..50,
+        ),
+        at in 0.0f64..1.0,
+    ) {
+        let ops = valid_sequence(&raw);
+        let clean = run(open(Blocking(SimFlash::new(PAGES)), 1), &ops, 0, Model::new());
+        proptest::prop_assert!(clean.interrupted.is_none());
+        let expected = clean.committed;
+        let total = clean.store.release().0.inner().ops();
+        let n = ((total as f64) * at) as u64;
+        let mut f = SimFlash::new(PAGES);
+        f.cut_power_at(n);
+        let out = run(open(Blocking(f), 1), &ops, 0, Model::new());
+        let what = format!("cut at {n} of {total}");
+        let (store, state, resume) = restart_and_check(out, &ops, 5000 + n, &what);
+        finish(store, &ops, resume, state, &expected, &what);
+    }
+}
