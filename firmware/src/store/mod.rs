@@ -16,8 +16,9 @@
 //! but costs a whole erase page per subject; a filesystem (littlefs) brings C code and a
 //! far larger footprint for one table.
 //!
-//! **Power-loss guarantees** (the test `store::tests::power_loss` cuts power at every write and erase
-//! of a scripted enroll/update/delete sequence, with half-programmed words, and checks them):
+//! **Power-loss guarantees** (the tests in `store::tests::power_loss` cut power at every write
+//! and erase of a scripted enroll/update/delete sequence, at random points of random sequences,
+//! and a second time during recovery, with half-programmed words, and check them):
 //! - `enroll`/`update` write one item; until its CRC is complete it does not exist, so a cut
 //!   leaves the old state (the old template, or no subject), otherwise the new one;
 //! - `delete` clears the CRC of every item of the subject, oldest first, so the newest version
@@ -25,7 +26,15 @@
 //! - garbage collection copies live items to the buffer page before the old page is erased, and
 //!   an interrupted copy is redone from the old page on the next access.
 //!
-//! **Costs.** Every operation scans the pages (`O(flash range)` reads) unless a
+//! Every write is read back before `Ok` is returned: on flash damaged by something other than
+//! a power cut (a corrupted item header, worn cells) `sequential-storage` can accept a write
+//! that its reader then does not find, and the store reports that as
+//! [`StoreError::NotReadBack`] instead of losing the template silently. A property test feeds
+//! corrupted and random flash images: the store never panics and never returns a template
+//! that was not written.
+//!
+//! **Costs.** Every lookup scans the pages (`O(flash range)` reads; `enroll`, `update` and
+//! `put` make three: the existence check, the write and the read-back) unless a
 //! `sequential-storage` key cache is given to [`TemplateStore::open_with_cache`]. A record
 //! costs the encoded template plus [`record::RECORD_OVERHEAD`] (45) bytes, plus the item header
 //! (8), key (4) and word padding: see [`capacity`]. A record must fit in one page, so a 4 KiB

@@ -72,3 +72,19 @@ proptest! {
         let _ = store.delete(0);
     }
 }
+
+/// Found by the property test above: one corrupted byte in an item header of a page in use
+/// makes `sequential-storage` accept a write that its reader then does not find. The store's
+/// read-back turns that silent loss into an error.
+#[test]
+fn a_write_lost_to_a_corrupted_header_is_an_error() {
+    let (mut bytes, _) = image();
+    bytes[1820] = 44;
+    let mut f = SimFlash::<1024, 4>::new(PAGES);
+    f.bytes_mut().copy_from_slice(&bytes);
+    let mut store = open(Blocking(f), 7);
+    assert_eq!(
+        store.put(&template(9, 99, 1, 8)),
+        Err(crate::store::StoreError::NotReadBack { subject: 9 })
+    );
+}
