@@ -7,6 +7,7 @@
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![warn(missing_docs)]
 
+pub mod store;
 pub mod verifier;
 
 pub use verifier::Verifier;
