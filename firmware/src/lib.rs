@@ -7,7 +7,11 @@
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![warn(missing_docs)]
 
+pub mod drivers;
+pub mod enroll;
+pub mod preprocess;
 pub mod store;
 pub mod verifier;
 
+pub use enroll::{enroll, EnrollPolicy};
 pub use verifier::Verifier;
