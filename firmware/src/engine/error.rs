@@ -63,6 +63,38 @@ impl From<FormatError> for EngineError {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for EngineError {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self {
+            EngineError::ArenaTooSmall { needed, available } => defmt::write!(
+                f,
+                "the model needs an arena of {=usize} bytes, the arena has {=usize}",
+                needed,
+                available
+            ),
+            EngineError::InputLength { expected, found } => defmt::write!(
+                f,
+                "input has {=usize} elements, the model expects {=usize}",
+                found,
+                expected
+            ),
+            EngineError::Unsupported {
+                layer,
+                kind,
+                reason,
+            } => defmt::write!(
+                f,
+                "layer {=usize} ({=str}) is not supported: {=str}",
+                layer,
+                kind,
+                reason
+            ),
+            EngineError::Model(e) => defmt::write!(f, "model file: {}", defmt::Display2Format(e)),
+        }
+    }
+}
+
 #[cfg(feature = "std")]
 impl std::error::Error for EngineError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

@@ -40,13 +40,6 @@ pub enum PreprocessError {
         /// The frame's height.
         frame_height: u16,
     },
-    /// [`resize_area`](super::resize_area) asked to enlarge (it only shrinks).
-    Upscale {
-        /// Source (region) side, the width or height.
-        from: u16,
-        /// Requested destination side, larger than `from`.
-        to: u16,
-    },
     /// [`InputLut`](super::InputLut) needs a one-channel (grey) model input.
     Channels {
         /// Channels of the model input.
@@ -80,9 +73,6 @@ impl fmt::Display for PreprocessError {
                 f,
                 "region {width}x{height} at ({x}, {y}) leaves the {frame_width}x{frame_height} frame"
             ),
-            Self::Upscale { from, to } => {
-                write!(f, "area resize only shrinks, but {from} pixels were asked to become {to}")
-            }
             Self::Channels { found } => {
                 write!(f, "the model input has {found} channels; a grey frame fills only 1")
             }

@@ -15,6 +15,7 @@ pub fn supported(k: &Depthwise<'_>) -> bool {
 
 /// The packed depthwise convolution: the same output as [`Depthwise::eval`]. Returns `false`
 /// (and writes nothing) when `k` is not [`supported`].
+#[inline(never)]
 pub fn depthwise(k: &Depthwise<'_>, input: &[i8], output: &mut [i8]) -> bool {
     if !supported(k) {
         return false;

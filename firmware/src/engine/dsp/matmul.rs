@@ -175,6 +175,7 @@ fn dot1x2(f0: &[i8], f1: &[i8], words: &[u32], panel: Panel, acc: [i32; 2]) -> [
 
 /// The packed convolution: the same output as [`Conv2d::eval`], using `scratch` for the panel.
 /// Returns `false` (and writes nothing) when `scratch` cannot hold the panel.
+#[inline(never)]
 pub fn conv2d(k: &Conv2d<'_>, input: &[i8], output: &mut [i8], scratch: &mut [i8]) -> bool {
     let panel = conv_panel(k);
     let Some(words) = panel_words(scratch, panel) else {

@@ -131,36 +131,53 @@ pub fn fill_im2col(
     (oy, ox): (usize, usize),
     offset: i32,
 ) {
+    if g.in_c % 4 == 0 {
+        // Whole groups per tap: one input word, two SXTAB16, two stores per group.
+        let off = pack(offset as i16, offset as i16);
+        let groups = 2 * panel.columns * panel.groups;
+        let mut slots = words[2 * column..groups].chunks_mut(2 * panel.columns);
+        for ky in 0..g.kernel_h {
+            let row = g.in_row(oy, ky);
+            for kx in 0..g.kernel_w {
+                match (row, g.in_col(ox, kx)) {
+                    (Some(iy), Some(ix)) => {
+                        let at = (iy * g.in_w + ix) * g.in_c;
+                        let x = &input[at..at + g.in_c];
+                        for (q, slot) in x.chunks_exact(4).zip(slots.by_ref()) {
+                            let q = word(q);
+                            if let [even, odd, ..] = slot {
+                                *even = sxtab16(off, q);
+                                *odd = sxtab16_ror8(off, q);
+                            }
+                        }
+                    }
+                    _ => {
+                        for slot in slots.by_ref().take(g.in_c / 4) {
+                            if let [even, odd, ..] = slot {
+                                *even = 0;
+                                *odd = 0;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return;
+    }
     let mut w = Writer::new(words, panel, column);
-    let off = pack(offset as i16, offset as i16);
-    let fast = g.in_c % 4 == 0;
     for ky in 0..g.kernel_h {
         let row = g.in_row(oy, ky);
         for kx in 0..g.kernel_w {
             match (row, g.in_col(ox, kx)) {
                 (Some(iy), Some(ix)) => {
                     let at = (iy * g.in_w + ix) * g.in_c;
-                    let x = &input[at..at + g.in_c];
-                    if fast {
-                        for q in x.chunks_exact(4) {
-                            let q = word(q);
-                            w.group_words(sxtab16(off, q), sxtab16_ror8(off, q));
-                        }
-                    } else {
-                        for &v in x {
-                            w.value((i32::from(v) + offset) as i16);
-                        }
+                    for &v in &input[at..at + g.in_c] {
+                        w.value((i32::from(v) + offset) as i16);
                     }
                 }
                 _ => {
-                    if fast {
-                        for _ in 0..g.in_c / 4 {
-                            w.group_words(0, 0);
-                        }
-                    } else {
-                        for _ in 0..g.in_c {
-                            w.value(0);
-                        }
+                    for _ in 0..g.in_c {
+                        w.value(0);
                     }
                 }
             }
