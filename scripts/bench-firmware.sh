@@ -54,7 +54,7 @@ for variant in reference dsp; do
   features=()
   [ "$variant" = dsp ] && features=(--features dsp)
   (cd "$BOARD" && env -u RUSTFLAGS CARGO_TARGET_DIR="$TARGET" SIAMEDGE_BOARD_MODEL="$MODEL" \
-    SIAMEDGE_BOARD_VECTORS="$WORK/vectors.bin" cargo build --quiet --release --locked "${features[@]}")
+    SIAMEDGE_BOARD_VECTORS="$WORK/vectors.bin" cargo build --quiet --release "${features[@]}")
   elf="$WORK/board-$variant.elf"
   cp "$TARGET/thumbv7em-none-eabihf/release/siamedge-board-qemu-mps2-an386" "$elf"
 

@@ -103,9 +103,11 @@ fn build(inputs: &BoardInputs, features: &str, out: &Path) -> PathBuf {
     write_if_changed(&vectors, &inputs.vectors);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    // The board's .cargo/config.toml (target, linker script) is found from the working dir.
+    // The board's .cargo/config.toml (target, linker script) is found from the working dir. Not
+    // `--locked`: the board's Cargo.lock follows the firmware's dependencies, which other work
+    // changes; an update shows up as a diff of that file.
     cmd.current_dir(board_dir())
-        .args(["build", "--release", "--locked"])
+        .args(["build", "--release"])
         .env("CARGO_TARGET_DIR", &target)
         .env("SIAMEDGE_BOARD_MODEL", &model)
         .env("SIAMEDGE_BOARD_VECTORS", &vectors);
