@@ -25,6 +25,7 @@
 pub mod calibrate;
 pub mod fake_quant;
 pub mod fold;
+pub mod int8;
 pub mod ptq;
 pub mod qat;
 pub mod run_dir;

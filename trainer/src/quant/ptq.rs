@@ -85,6 +85,9 @@ pub fn activation_quants(folded: &FoldedEncoder, calibration: &Calibration) -> V
     quants_from_bounds(folded, &bounds)
 }
 
+/// Largest `|bias|` in steps of `input_scale * weight_scale` before the weight scale is widened.
+const BIAS_STEPS: f32 = 16_777_216.0;
+
 fn window(kernel: usize, padding: usize) -> Window {
     let (k, p) = (kernel as u16, padding as u16);
     let mut w = Window::new(k, k, 1, 1);
@@ -120,7 +123,9 @@ fn quantize_channels(
     let mut biases = Vec::with_capacity(channels);
     for ch in 0..channels {
         let w: Vec<f32> = (0..per_channel).map(|j| weight[index(ch, j)]).collect();
-        let s = weight_scale(&w);
+        // A (nearly) dead channel with a sizeable bias would need a bias beyond i32 (which the
+        // engine refuses): widen its scale so the bias stays within 2^24 steps.
+        let s = weight_scale(&w).max(bias[ch].abs() / (in_scale * BIAS_STEPS));
         for j in 0..per_channel {
             q[index(ch, j)] = quantize_weight(weight[index(ch, j)], s);
         }
