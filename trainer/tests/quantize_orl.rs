@@ -17,9 +17,7 @@ use siamedge_trainer::quant::fold::nhwc_image;
 use siamedge_trainer::quant::int8::Int8Embedder;
 use siamedge_trainer::quant::qat::qat_finetune;
 use siamedge_trainer::quant::thresholds::recalibrate;
-use siamedge_trainer::quant::{
-    fold, quantize_ptq, ModelMeta, QatConfig, QatEncoder, RangeRule,
-};
+use siamedge_trainer::quant::{fold, quantize_ptq, ModelMeta, QatConfig, QatEncoder, RangeRule};
 use siamedge_trainer::sampler::LabelledSet;
 use siamedge_trainer::train::{orl_set, run, RunOptions, TrainConfig, Trainer};
 
@@ -121,7 +119,9 @@ fn ptq_qat_and_calibration_on_orl() {
     let qmodel = Model::decode(&qbytes).unwrap();
     let mut qengine = Int8Embedder::new(&qmodel);
     let x = Tensor::from_vec(
-        (0..t.test.len()).flat_map(|i| t.test.image(i).to_vec()).collect::<Vec<f32>>(),
+        (0..t.test.len())
+            .flat_map(|i| t.test.image(i).to_vec())
+            .collect::<Vec<f32>>(),
         (t.test.len(), 1, H, W),
         &Device::Cpu,
     )
@@ -140,7 +140,9 @@ fn ptq_qat_and_calibration_on_orl() {
         worst_cos = worst_cos.min(cosine(&ef, fq));
     }
     let frac = within as f64 / total as f64;
-    eprintln!("QAT fake-quant vs engine: {frac:.4} of values within 1 LSB, worst cosine {worst_cos:.5}");
+    eprintln!(
+        "QAT fake-quant vs engine: {frac:.4} of values within 1 LSB, worst cosine {worst_cos:.5}"
+    );
     assert!(frac >= 0.99, "{frac}");
     assert!(worst_cos >= 0.999, "{worst_cos}");
 
@@ -148,7 +150,11 @@ fn ptq_qat_and_calibration_on_orl() {
     let far = 0.01;
     let (rebytes, points) = recalibrate(&bytes, &t.train, &[far]).unwrap();
     let remodel = Model::decode(&rebytes).unwrap();
-    assert_ne!(remodel.id(), model.id(), "the id covers the decision section");
+    assert_ne!(
+        remodel.id(),
+        model.id(),
+        "the id covers the decision section"
+    );
     let threshold = remodel.decision().default_point().threshold;
     assert_eq!(f64::from(threshold), points[0].threshold as f32 as f64);
     let mut e2 = Int8Embedder::new(&remodel);
@@ -174,5 +180,8 @@ fn ptq_qat_and_calibration_on_orl() {
         pairs.impostor.len()
     );
     assert!(measured <= far, "FAR {measured} above {far}");
-    assert!(measured > far / 3.0, "the threshold is far too strict: FAR {measured}");
+    assert!(
+        measured > far / 3.0,
+        "the threshold is far too strict: FAR {measured}"
+    );
 }

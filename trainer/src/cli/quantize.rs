@@ -23,7 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use siamedge_format::{Metric, Model, Task};
 
-use crate::eval::{all_pairs, Pairs, VerificationReport};
+use crate::eval::{all_pairs, at_threshold, AtThreshold, Pairs, VerificationReport};
 use crate::quant::fold::nhwc_image;
 use crate::quant::int8::Int8Embedder;
 use crate::quant::qat::{qat_finetune, qat_weights};
@@ -107,6 +107,8 @@ pub struct Comparison {
     pub cosine_mean: f64,
     /// Smallest such cosine.
     pub cosine_min: f64,
+    /// The int8 decisions at the model file's default threshold (chosen on training identities).
+    pub int8_at_default_threshold: AtThreshold,
 }
 
 /// What `quantize` reports.
@@ -151,12 +153,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 pub fn float_embeddings(folded: &FoldedEncoder, set: &LabelledSet) -> Result<Vec<Vec<f32>>> {
     let s = set.shape();
     (0..set.len())
-        .map(|i| {
-            Ok(folded.forward(&nhwc_image(
-                set.image(i),
-                (s.channels, s.height, s.width),
-            ))?)
-        })
+        .map(|i| Ok(folded.forward(&nhwc_image(set.image(i), (s.channels, s.height, s.width)))?))
         .collect()
 }
 
@@ -183,20 +180,38 @@ pub fn compare(
     };
     let (g, i) = pairs.distances(|a, b| l2(&f[a], &f[b]));
     let f32_report = VerificationReport::from_distances(&g, &i, &[1e-3, 1e-2])?;
-    let (g, i) =
-        crate::quant::thresholds::int8_distances(model.metric(), &q, scale, pairs)?;
+    let (g, i) = crate::quant::thresholds::int8_distances(model.metric(), &q, scale, pairs)?;
     let int8_report = VerificationReport::from_distances(&g, &i, &[1e-3, 1e-2])?;
+    let threshold = f64::from(model.decision().default_point().threshold);
+    let int8_at_default_threshold = at_threshold(&g, &i, threshold)?;
     let cos: Vec<f64> = f.iter().zip(&deq).map(|(a, b)| cosine(a, b)).collect();
     Ok(Comparison {
         f32: f32_report,
         int8: int8_report,
         cosine_mean: cos.iter().sum::<f64>() / cos.len().max(1) as f64,
         cosine_min: cos.iter().copied().fold(f64::INFINITY, f64::min),
+        int8_at_default_threshold,
     })
 }
 
-/// Runs `siamedge-train quantize`.
+/// Runs `siamedge-train quantize`: [`quantize_run`], writes the model file atomically, prints the
+/// report.
 pub fn run(args: QuantizeArgs, verbose: u8) -> Result<()> {
+    let (bytes, report) = quantize_run(&args, verbose)?;
+    siamedge_format::file::write_atomic(&args.out, &bytes)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+/// Quantizes the run `args.run` as `args` say and measures the result: the model file's bytes
+/// (not written) and the report. For QAT, the fine-tuned weights are saved to the QAT checkpoint.
+/// `verbose > 0` keeps the QAT progress bar even with `--json`.
+pub fn quantize_run(args: &QuantizeArgs, verbose: u8) -> Result<(Vec<u8>, QuantizeReport)> {
     let run = load_run(&args.run)?;
     let splits = load_splits(&run, args.cache.as_deref(), args.limit)?;
     let enc_cfg = run.config.model.encoder.clone();
@@ -275,8 +290,6 @@ pub fn run(args: QuantizeArgs, verbose: u8) -> Result<()> {
     )?;
     spec.decision = decision_spec(&points, margin)?;
     let bytes = spec.to_bytes()?;
-    siamedge_format::file::write_atomic(&args.out, &bytes)
-        .with_context(|| format!("writing {}", args.out.display()))?;
     let model = Model::decode(&bytes)?;
     let validation = match &splits.validation {
         Some(v) => Some(compare(&folded, &model, v, &all_pairs(v.labels()))?),
@@ -302,12 +315,7 @@ pub fn run(args: QuantizeArgs, verbose: u8) -> Result<()> {
         arena_bytes: model.arena_bytes(),
         model_id: hex::encode(model.id().as_bytes()),
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_report(&report);
-    }
-    Ok(())
+    Ok((bytes, report))
 }
 
 fn print_report(r: &QuantizeReport) {
@@ -344,7 +352,10 @@ fn print_report(r: &QuantizeReport) {
     println!("| identities | EER f32 % | EER int8 % | TAR@1e-3 f32 % | TAR@1e-3 int8 % | cosine mean | cosine min |");
     println!("|---|---|---|---|---|---|---|");
     let row = |name: &str, c: &Comparison| {
-        let tar = |v: &VerificationReport| v.tar_at(1e-3).map_or(f64::NAN, |t| 100.0 * t.point.tar.value);
+        let tar = |v: &VerificationReport| {
+            v.tar_at(1e-3)
+                .map_or(f64::NAN, |t| 100.0 * t.point.tar.value)
+        };
         println!(
             "| {name} | {:.2} | {:.2} | {:.1} | {:.1} | {:.4} | {:.4} |",
             100.0 * c.f32.eer.rate,
@@ -359,4 +370,20 @@ fn print_report(r: &QuantizeReport) {
         row("validation", v);
     }
     row("test (information)", &r.test);
+    let at = |name: &str, c: &Comparison| {
+        let a = &c.int8_at_default_threshold;
+        println!(
+            "  int8 at the default threshold on {name}: FAR {:.2}% ({} of {}), TAR {:.1}% ({} of {})",
+            100.0 * a.far.value,
+            a.far.count,
+            a.far.total,
+            100.0 * a.tar.value,
+            a.tar.count,
+            a.tar.total
+        );
+    };
+    if let Some(v) = &r.validation {
+        at("validation", v);
+    }
+    at("test", &r.test);
 }

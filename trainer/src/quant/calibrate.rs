@@ -67,7 +67,9 @@ pub fn calibrate<'a>(
         .map(|l| {
             matches!(
                 l,
-                FoldedLayer::Conv2d { .. } | FoldedLayer::Depthwise { .. } | FoldedLayer::Dense { .. }
+                FoldedLayer::Conv2d { .. }
+                    | FoldedLayer::Depthwise { .. }
+                    | FoldedLayer::Dense { .. }
             )
         })
         .collect();
@@ -165,7 +167,12 @@ mod tests {
             ],
         };
         let imgs = [vec![0.0, 0.25, 1.0, 2.0], vec![0.0, 0.0, 0.0, 3.0]];
-        let c = calibrate(&folded, imgs.iter().map(|v| v.as_slice()), RangeRule::MinMax).unwrap();
+        let c = calibrate(
+            &folded,
+            imgs.iter().map(|v| v.as_slice()),
+            RangeRule::MinMax,
+        )
+        .unwrap();
         assert_eq!(c.images, 2);
         let conv = c.ranges[0].unwrap();
         assert_eq!((conv.min, conv.max, conv.bound), (0.0, 5.0, 5.0));

@@ -31,8 +31,7 @@ fn scalar(v: f32, like: &Tensor) -> Result<Tensor> {
 pub fn fake_quant_activation(x: &Tensor, quant: Quant) -> Result<Tensor> {
     let zp = f64::from(quant.zero_point);
     let s = scalar(quant.scale, x)?;
-    let q = (x.detach().broadcast_div(&s)?.round()? + zp)?
-        .clamp(-128f32, 127f32)?;
+    let q = (x.detach().broadcast_div(&s)?.round()? + zp)?.clamp(-128f32, 127f32)?;
     let deq = (q - zp)?.broadcast_mul(&s)?;
     ste(x, &deq)
 }

@@ -136,7 +136,13 @@ fn bn_affine(
 }
 
 /// OIHW (PyTorch) to OHWI, each output channel multiplied by `scale[o]`.
-pub(crate) fn oihw_to_ohwi(w: &[f32], out_c: usize, in_c: usize, k: usize, scale: &[f32]) -> Vec<f32> {
+pub(crate) fn oihw_to_ohwi(
+    w: &[f32],
+    out_c: usize,
+    in_c: usize,
+    k: usize,
+    scale: &[f32],
+) -> Vec<f32> {
     let mut out = vec![0f32; w.len()];
     for o in 0..out_c {
         for i in 0..in_c {
@@ -200,7 +206,11 @@ pub fn fold(
                 relu: true,
             });
         } else {
-            let w = tensor(weights, &p(format!("block{b}.conv.weight")), c_out * c_in * 9)?;
+            let w = tensor(
+                weights,
+                &p(format!("block{b}.conv.weight")),
+                c_out * c_in * 9,
+            )?;
             let cb = tensor(weights, &p(format!("block{b}.conv.bias")), c_out)?;
             let (s, t) = bn_affine(weights, &p(format!("block{b}.bn")), c_out)?;
             layers.push(FoldedLayer::Conv2d {
@@ -287,7 +297,8 @@ impl FoldedLayer {
                                     acc += xi.iter().zip(wi).map(|(a, b)| a * b).sum::<f32>();
                                 }
                             }
-                            out[(oy * ow + ox) * out_c + o] = if *relu { acc.max(0.0) } else { acc };
+                            out[(oy * ow + ox) * out_c + o] =
+                                if *relu { acc.max(0.0) } else { acc };
                         }
                     }
                 }
@@ -414,11 +425,7 @@ impl FoldedEncoder {
 
     /// The embedding of one NHWC image (`h * w * c` values): `D` values.
     pub fn forward(&self, image: &[f32]) -> Result<Vec<f32>, QuantError> {
-        Ok(self
-            .trace(image)?
-            .pop()
-            .map(|a| a.data)
-            .unwrap_or_default())
+        Ok(self.trace(image)?.pop().map(|a| a.data).unwrap_or_default())
     }
 
     /// The embedding dimension.
@@ -473,7 +480,9 @@ mod tests {
             let vals: Vec<f32> = if name.ends_with("running_var") {
                 vals.iter().map(|v| 0.5 + v.abs()).collect()
             } else if name.contains("bn.") || name.contains("_bn.") {
-                vals.iter().map(|v| 0.2 * v + if name.ends_with("weight") { 1.0 } else { 0.0 }).collect()
+                vals.iter()
+                    .map(|v| 0.2 * v + if name.ends_with("weight") { 1.0 } else { 0.0 })
+                    .collect()
             } else {
                 continue;
             };
@@ -527,12 +536,21 @@ mod tests {
         encoder(&cfg, seeded_var_builder(&varmap, 0, &Device::Cpu)).unwrap();
         let mut w = weights(&varmap);
         match fold(&cfg, &w, "encoder") {
-            Err(QuantError::MissingWeight { name }) => assert_eq!(name, "encoder.block0.conv.weight"),
+            Err(QuantError::MissingWeight { name }) => {
+                assert_eq!(name, "encoder.block0.conv.weight")
+            }
             other => panic!("{other:?}"),
         }
-        w.insert("fc.bias".into(), Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).unwrap());
+        w.insert(
+            "fc.bias".into(),
+            Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).unwrap(),
+        );
         match fold(&cfg, &w, "") {
-            Err(QuantError::WeightShape { name, expected, found }) => {
+            Err(QuantError::WeightShape {
+                name,
+                expected,
+                found,
+            }) => {
                 assert_eq!((name.as_str(), expected, found), ("fc.bias", 4, 3))
             }
             other => panic!("{other:?}"),

@@ -17,6 +17,10 @@
 //!    on training identities' pairs with the int8 embeddings of the model file ([`int8`] runs the
 //!    firmware's integer engine on the host), written into the decision section.
 //!
+//! One call does it all for a finished run: `crate::cli::quantize::quantize_run` (the model file's
+//! bytes and a report of f32 against int8 EER); `crate::quant::thresholds::recalibrate` rewrites the
+//! thresholds of an existing file for other data.
+//!
 //! [`run_dir`] reads a training run (`summary.json`, `model.safetensors`) and rebuilds its data
 //! splits, so that calibration and thresholds only ever see training identities.
 //!

@@ -33,9 +33,7 @@ use crate::sampler::{sample_pk, Augment, LabelledSet};
 use crate::train::{learning_rate, Optimizer, OptimizerConfig};
 
 use super::calibrate::Calibration;
-use super::fake_quant::{
-    fake_quant_activation, fake_quant_bias, fake_quant_weight, RangeObserver,
-};
+use super::fake_quant::{fake_quant_activation, fake_quant_bias, fake_quant_weight, RangeObserver};
 use super::fold::{chw_to_hwc_rows, oihw_to_ohwi, FoldedEncoder, FoldedLayer};
 use super::ptq::{build_spec, ModelMeta};
 use super::scheme::INPUT_QUANT;

@@ -58,8 +58,12 @@ fn bad(path: &Path, reason: impl Into<String>) -> QuantError {
 /// Reads `dir/summary.json` and `dir/model.safetensors`. Only Siamese CNN runs can be quantized.
 pub fn load_run(dir: &Path) -> Result<Run, QuantError> {
     let summary = dir.join("summary.json");
-    let text = std::fs::read(&summary)
-        .map_err(|e| bad(&summary, format!("{e} (is this a finished `train --out` folder?)")))?;
+    let text = std::fs::read(&summary).map_err(|e| {
+        bad(
+            &summary,
+            format!("{e} (is this a finished `train --out` folder?)"),
+        )
+    })?;
     let v: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| bad(&summary, e.to_string()))?;
     let config: TrainConfig = serde_json::from_value(v["config"].clone())

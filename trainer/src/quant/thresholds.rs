@@ -8,7 +8,9 @@
 //! FAR (the measured FAR is at most that, and is reported). Never choose thresholds on test pairs.
 
 use serde::Serialize;
-use siamedge_format::{DecisionSpec, EmbeddingRef, Metric, Model, ModelId, ModelSpec, OperatingPoint};
+use siamedge_format::{
+    DecisionSpec, EmbeddingRef, Metric, Model, ModelId, ModelSpec, OperatingPoint,
+};
 
 use crate::eval::{all_pairs, Pairs, Rate, Roc};
 use crate::sampler::LabelledSet;
@@ -123,6 +125,12 @@ pub fn recalibrate(
         return Err(QuantError::Config {
             field: "far",
             reason: "give at least one target FAR".into(),
+        });
+    }
+    if let Some(bad) = fars.iter().find(|f| !(**f > 0.0 && **f <= 1.0)) {
+        return Err(QuantError::Config {
+            field: "far",
+            reason: format!("target FAR {bad} is not in (0, 1]"),
         });
     }
     let model = Model::decode(bytes)?;
