@@ -315,7 +315,7 @@ pub fn quantize_run(args: &QuantizeArgs, verbose: u8) -> Result<(Vec<u8>, Quanti
         arena_bytes: model.arena_bytes(),
         model_id: hex::encode(model.id().as_bytes()),
     };
-    Ok((bytes, report))
+    Ok((bytes.clone(), report))
 }
 
 fn print_report(r: &QuantizeReport) {
