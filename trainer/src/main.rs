@@ -25,6 +25,11 @@ enum Command {
     /// Train a Siamese encoder (or a 2-channel / hybrid pair scorer) on ORL or MNIST, select it on
     /// validation identities and judge it on the held-out ones.
     Train(Box<cli::train::TrainArgs>),
+    /// Quantize a trained run to the int8 model file (post-training or quantization-aware), with a
+    /// report of the accuracy it costs.
+    Quantize(Box<cli::quantize::QuantizeArgs>),
+    /// Recompute a model file's thresholds for target false-accept rates on your own data.
+    Calibrate(cli::calibrate::CalibrateArgs),
 }
 
 fn main() -> Result<()> {
@@ -33,5 +38,7 @@ fn main() -> Result<()> {
         Command::Data(args) => cli::data::run(args, cli.verbose),
         Command::Baseline(args) => cli::baseline::run(args, cli.verbose),
         Command::Train(args) => cli::train::run(*args, cli.verbose),
+        Command::Quantize(args) => cli::quantize::run(*args, cli.verbose),
+        Command::Calibrate(args) => cli::calibrate::run(args, cli.verbose),
     }
 }

@@ -2,5 +2,7 @@
 //! and a `run` function. `anyhow` is used here only, at the binary's edge.
 
 pub mod baseline;
+pub mod calibrate;
 pub mod data;
+pub mod quantize;
 pub mod train;

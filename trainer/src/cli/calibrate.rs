@@ -1,0 +1,149 @@
+//! `siamedge-train calibrate`: recompute a model file's thresholds for target false-accept rates on
+//! your own data, and rewrite its decision section.
+//!
+//! The thresholds are measured with the model's int8 embeddings (the firmware's engine) on every
+//! pair of the calibration images: use people the model will meet, never the pairs you will judge
+//! it on. The file is rewritten atomically; its model id changes (the id covers the decision
+//! section), so templates enrolled with the old file must be enrolled again.
+//!
+//! Data: the training people of an ORL fold, or MNIST digits 0-4 of the training split. Any other
+//! labelled set plugs in through [`crate::quant::thresholds::recalibrate`], which takes a
+//! [`LabelledSet`] at the model's input size.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use siamedge_format::Model;
+
+use crate::data::{DataCache, DataSet, Mnist, OrlFaces};
+use crate::quant::thresholds::{recalibrate, CalibratedPoint};
+use crate::sampler::LabelledSet;
+use crate::train::{mnist_set, orl_set, MnistSplit};
+
+/// Calibration data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CalibData {
+    /// The 30 training people of ORL fold `--fold`.
+    Orl,
+    /// MNIST training images of digits 0-4 (`--limit` of them).
+    Mnist,
+}
+
+/// Arguments of `siamedge-train calibrate`.
+#[derive(Debug, Clone, Args)]
+pub struct CalibrateArgs {
+    /// The model file to recalibrate.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Calibration data.
+    #[arg(long, value_enum)]
+    pub data: CalibData,
+    /// ORL fold whose training people calibrate.
+    #[arg(long, default_value_t = 0)]
+    pub fold: usize,
+    /// MNIST: images of digits 0-4 to use.
+    #[arg(long, default_value_t = 2000)]
+    pub limit: usize,
+    /// Target false-accept rates, each in (0, 1]; the first is the default operating point.
+    #[arg(long, value_delimiter = ',', default_value = "1e-3,1e-2")]
+    pub far: Vec<f64>,
+    /// Where to write the recalibrated file [default: rewrite --model in place].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Data cache folder [default: $SIAMEDGE_DATA, else ~/.cache/siamedge].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct CalibrateReport {
+    model: PathBuf,
+    images: usize,
+    identities: usize,
+    points: Vec<CalibratedPoint>,
+    old_id: String,
+    new_id: String,
+}
+
+fn load_set(args: &CalibrateArgs, h: usize, w: usize) -> Result<LabelledSet> {
+    let cache = DataCache::resolve(args.cache.as_deref()).context("locating the data cache")?;
+    Ok(match args.data {
+        CalibData::Orl => {
+            let faces = OrlFaces::load(&cache).with_context(|| {
+                format!(
+                    "loading ORL from {} (run `siamedge-train data fetch orl`)",
+                    cache.dataset_dir(DataSet::Orl).display()
+                )
+            })?;
+            let fold = faces
+                .fold(args.fold)
+                .with_context(|| format!("ORL fold {}", args.fold))?;
+            orl_set(&faces, &fold.train, h, w)?
+        }
+        CalibData::Mnist => {
+            let m = Mnist::load(&cache, DataSet::Mnist).with_context(|| {
+                format!(
+                    "loading MNIST from {} (run `siamedge-train data fetch mnist`)",
+                    cache.dataset_dir(DataSet::Mnist).display()
+                )
+            })?;
+            mnist_set(&m, MnistSplit::Train, 0..5, args.limit, h, w)?
+        }
+    })
+}
+
+/// Runs `siamedge-train calibrate`.
+pub fn run(args: CalibrateArgs, _verbose: u8) -> Result<()> {
+    let bytes =
+        std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let model =
+        Model::decode(&bytes).with_context(|| format!("decoding {}", args.model.display()))?;
+    let (h, w) = (
+        usize::from(model.input().height),
+        usize::from(model.input().width),
+    );
+    let old_id = hex::encode(model.id().as_bytes());
+    let set = load_set(&args, h, w)?;
+    let (new_bytes, points) = recalibrate(&bytes, &set, &args.far)?;
+    let out = args.out.clone().unwrap_or_else(|| args.model.clone());
+    siamedge_format::file::write_atomic(&out, &new_bytes)
+        .with_context(|| format!("writing {}", out.display()))?;
+    let new_id = hex::encode(Model::decode(&new_bytes)?.id().as_bytes());
+    let report = CalibrateReport {
+        model: out,
+        images: set.len(),
+        identities: set.classes().len(),
+        points,
+        old_id,
+        new_id,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{}: {} images of {} identities; model id {} -> {}",
+            report.model.display(),
+            report.images,
+            report.identities,
+            &report.old_id[..16],
+            &report.new_id[..16]
+        );
+        for p in &report.points {
+            println!(
+                "  FAR {:.0e}: threshold {:.4} ({} of {} impostor pairs accepted, TAR {:.1}% of {})",
+                p.target_far,
+                p.threshold,
+                p.far.count,
+                p.far.total,
+                100.0 * p.tar.value,
+                p.tar.total
+            );
+        }
+    }
+    Ok(())
+}
