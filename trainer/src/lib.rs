@@ -8,5 +8,6 @@ pub mod data;
 pub mod eval;
 pub mod loss;
 pub mod model;
+pub mod plot;
 pub mod sampler;
 pub mod train;

@@ -25,6 +25,12 @@ enum Command {
     /// Train a Siamese encoder (or a 2-channel / hybrid pair scorer) on ORL or MNIST, select it on
     /// validation identities and judge it on the held-out ones.
     Train(Box<cli::train::TrainArgs>),
+    /// Judge a trained run on its held-out identities beside the baselines: JSON and Markdown
+    /// report, ROC/DET curves, distance histograms, training curves and an embedding map.
+    Eval(cli::eval::EvalArgs),
+    /// Training throughput of the reference face CNN (images/s), with a PyTorch peer's result
+    /// beside it (scripts/bench-train.sh runs both).
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> Result<()> {
@@ -33,5 +39,7 @@ fn main() -> Result<()> {
         Command::Data(args) => cli::data::run(args, cli.verbose),
         Command::Baseline(args) => cli::baseline::run(args, cli.verbose),
         Command::Train(args) => cli::train::run(*args, cli.verbose),
+        Command::Eval(args) => cli::eval::run(args, cli.verbose),
+        Command::Bench(args) => cli::bench::run(args, cli.verbose),
     }
 }

@@ -2,5 +2,8 @@
 //! and a `run` function. `anyhow` is used here only, at the binary's edge.
 
 pub mod baseline;
+pub mod bench;
 pub mod data;
+pub mod eval;
+pub mod splits;
 pub mod train;
