@@ -292,8 +292,8 @@ mod tests {
             }
         }
         let s = source(DataArg::Signature, dir.path(), 0).load(4, 8).unwrap();
-        assert_eq!(s.train.len(), 6, "genuine signatures of writers 0 and 1");
-        assert_eq!(s.train.classes(), [0, 1]);
+        assert_eq!(s.train.len(), 6, "genuine signatures of writers 2 and 3");
+        assert_eq!(s.train.classes(), [2, 3]);
         assert_eq!(s.threshold_set.len(), 10);
         assert_eq!(s.test.len(), 10);
         // Two writers x (3 genuine pairs, 3 x 2 genuine/forged pairs).
