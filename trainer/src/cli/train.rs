@@ -154,7 +154,7 @@ pub struct TrainArgs {
     /// Images per step [default: 64].
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Images per identity K in P x K batches [default: 4].
+    /// Images per identity K in P x K batches [default: 4; 12 for MNIST's 5 classes].
     #[arg(long)]
     pub per_identity: Option<usize>,
     /// Optimiser [default: adamw].
@@ -302,7 +302,9 @@ impl TrainArgs {
         cfg.cosface_margin = self.cosface_margin.unwrap_or(cfg.cosface_margin);
         cfg.steps = self.steps.unwrap_or(cfg.steps);
         cfg.batch = self.batch.unwrap_or(cfg.batch);
-        cfg.per_identity = self.per_identity.unwrap_or(cfg.per_identity);
+        // MNIST has 5 training classes: 5 x 12 images instead of 16 x 4.
+        let per_identity = if data == DataArg::Mnist { 12 } else { cfg.per_identity };
+        cfg.per_identity = self.per_identity.unwrap_or(per_identity);
         let o = &mut cfg.optimizer;
         o.kind = self.optimizer.unwrap_or(o.kind);
         o.lr = self.lr.unwrap_or(o.lr);
