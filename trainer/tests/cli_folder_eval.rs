@@ -87,25 +87,45 @@ fn train_then_eval_on_an_image_folder() {
     let ids: Vec<&str> = report.methods.iter().map(|m| m.method.as_str()).collect();
     assert_eq!(
         ids,
-        ["siamese-cnn", "raw-l2", "pca-l2", "pca-whitened", "lda-l2", "histogram-l1"]
+        [
+            "siamese-cnn",
+            "raw-l2",
+            "pca-l2",
+            "pca-whitened",
+            "lda-l2",
+            "histogram-l1"
+        ]
     );
     // Fold 1 of 3 over 12 identities tests on 4 identities x 6 images: C(24, 2) = 276 pairs, 60
     // of them genuine; every method sees the same trials.
     for m in &report.methods {
         let v = &m.folds[0].verification;
-        assert_eq!((v.genuine_trials, v.impostor_trials), (60, 216), "{}", m.method);
+        assert_eq!(
+            (v.genuine_trials, v.impostor_trials),
+            (60, 216),
+            "{}",
+            m.method
+        );
         assert!(m.folds[0].at_train_threshold.is_some());
         assert!(v.retrieval.is_some());
     }
     let ours = &report.methods[0].folds[0].verification;
-    assert!(ours.auc > 0.6, "the trained encoder is no better than chance: {ours:?}");
+    assert!(
+        ours.auc > 0.6,
+        "the trained encoder is no better than chance: {ours:?}"
+    );
     let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
-    assert!(md.contains("Siamese CNN (candle)") && md.contains("Fisher LDA"), "{md}");
+    assert!(
+        md.contains("Siamese CNN (candle)") && md.contains("Fisher LDA"),
+        "{md}"
+    );
     for stem in ["roc", "det", "histogram", "curves", "embedding_map"] {
         for ext in ["png", "svg"] {
             let f = report_dir.join(format!("{stem}.{ext}"));
             assert!(
-                std::fs::metadata(&f).map(|m| m.len() > 1000).unwrap_or(false),
+                std::fs::metadata(&f)
+                    .map(|m| m.len() > 1000)
+                    .unwrap_or(false),
                 "{} missing or empty",
                 f.display()
             );

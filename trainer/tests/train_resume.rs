@@ -192,7 +192,10 @@ fn a_stop_request_checkpoints_the_step_and_resumes_to_the_same_run() {
     })
     .unwrap();
     assert!(first.interrupted);
-    assert_eq!(first.step, 4, "the step running when the flag rose is finished");
+    assert_eq!(
+        first.step, 4,
+        "the step running when the flag rose is finished"
+    );
     let sidecar = dir.path().join("last.json");
     let mut c = Trainer::resume(&sidecar, &set).unwrap();
     assert_eq!(c.step_index(), 4);

@@ -12,13 +12,13 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::splits::{DataSource, DEFAULT_FOLDS};
+use super::train::DataArg;
 use crate::baseline::protocol::{
     mnist_open_set_split, mnist_protocol, orl_protocol, orl_split, run_methods, Split, FAR_TARGETS,
     ORL_SIZE,
 };
 use crate::baseline::Method;
-use super::splits::{DataSource, DEFAULT_FOLDS};
-use super::train::DataArg;
 use crate::data::{DataCache, DataSet, Mnist, OrlFaces};
 use crate::eval::pairs::DEFAULT_PAIR_SEED;
 use crate::eval::report::{BenchmarkReport, REPORT_SCHEMA_VERSION};
@@ -157,7 +157,11 @@ pub fn run(args: BaselineArgs, verbose: u8) -> Result<()> {
                 }
                 splits.push(s.baseline_split(&k.to_string()));
             }
-            let id = if data == DataArg::Folder { "folder" } else { "signature" };
+            let id = if data == DataArg::Folder {
+                "folder"
+            } else {
+                "signature"
+            };
             (id, protocol, None, splits)
         }
         BaselineData::Mnist => {

@@ -172,14 +172,23 @@ pub fn run(args: BenchArgs, _verbose: u8) -> Result<()> {
         ours.batch,
         args.per_identity,
         ours.steps,
-        if args.augment { ", with augmentation" } else { "" }
+        if args.augment {
+            ", with augmentation"
+        } else {
+            ""
+        }
     );
     println!("| framework | version | threads | images/s | median ms/step | mean loss |");
     println!("|---|---|---|---|---|---|");
     for r in std::iter::once(&ours).chain(peer.as_ref()) {
         println!(
             "| {} | {} | {} | {:.1} | {:.1} | {:.4} |",
-            r.framework, r.version, r.threads, r.images_per_second, r.median_ms_per_step, r.mean_loss
+            r.framework,
+            r.version,
+            r.threads,
+            r.images_per_second,
+            r.median_ms_per_step,
+            r.mean_loss
         );
     }
     if let Some(p) = &peer {

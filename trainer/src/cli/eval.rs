@@ -117,7 +117,12 @@ fn evaluate_model(
     device: &Device,
 ) -> Result<ModelResult> {
     let start = Instant::now();
-    let (tg, ti) = pair_distances(model, &splits.threshold_set, &splits.threshold_pairs, device)?;
+    let (tg, ti) = pair_distances(
+        model,
+        &splits.threshold_set,
+        &splits.threshold_pairs,
+        device,
+    )?;
     let threshold = Roc::new(&tg, &ti)
         .context("training-identity trials")?
         .eer()
@@ -218,7 +223,12 @@ pub fn run(args: EvalArgs, verbose: u8) -> Result<()> {
     }
     let ours = evaluate_model(&model, &cfg, &splits, &fold, &device)?;
     let mut methods = vec![ours.report.clone()];
-    let mut curves = vec![curve(&ours.report.name, &ours.genuine, &ours.impostor, true)?];
+    let mut curves = vec![curve(
+        &ours.report.name,
+        &ours.genuine,
+        &ours.impostor,
+        true,
+    )?];
     if !args.no_baselines {
         let split = splits.baseline_split(&fold);
         for m in Method::ALL {
@@ -248,7 +258,8 @@ pub fn run(args: EvalArgs, verbose: u8) -> Result<()> {
     };
     let json = serde_json::to_string_pretty(&report)? + "\n";
     let json_path = out.join("report.json");
-    std::fs::write(&json_path, &json).with_context(|| format!("writing {}", json_path.display()))?;
+    std::fs::write(&json_path, &json)
+        .with_context(|| format!("writing {}", json_path.display()))?;
     let mut md = format!(
         "# Evaluation of {}\n\nWeights `{}`; {}. Accuracy columns use the EER threshold chosen on \
          the training identities' trials ({} genuine, {} impostor), never on the test trials.\n\n",
@@ -262,7 +273,9 @@ pub fn run(args: EvalArgs, verbose: u8) -> Result<()> {
     md.push_str(&accuracy_table(&report));
     let mut files = vec![json_path, out.join("report.md")];
     if !args.no_plots {
-        files.extend(draw_plots(&args.run, &out, &report, &ours, curves, &splits)?);
+        files.extend(draw_plots(
+            &args.run, &out, &report, &ours, curves, &splits,
+        )?);
         md.push_str(
             "\n![ROC](roc.png) ![DET](det.png)\n\n![distances](histogram.png)\n\n\
              ![training curves](curves.png) ![embedding map](embedding_map.png)\n",

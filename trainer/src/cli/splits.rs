@@ -122,8 +122,8 @@ impl DataSource {
         };
         match self.data {
             DataArg::Orl => {
-                let cache = DataCache::resolve(self.cache.as_deref())
-                    .context("locating the data cache")?;
+                let cache =
+                    DataCache::resolve(self.cache.as_deref()).context("locating the data cache")?;
                 let faces = OrlFaces::load(&cache).with_context(|| {
                     format!(
                         "loading ORL from {} (run `siamedge-train data fetch orl`)",
@@ -150,8 +150,8 @@ impl DataSource {
                 })
             }
             DataArg::Mnist => {
-                let cache = DataCache::resolve(self.cache.as_deref())
-                    .context("locating the data cache")?;
+                let cache =
+                    DataCache::resolve(self.cache.as_deref()).context("locating the data cache")?;
                 let m = Mnist::load(&cache, DataSet::Mnist).with_context(|| {
                     format!(
                         "loading MNIST from {} (run `siamedge-train data fetch mnist`)",
@@ -291,13 +291,18 @@ mod tests {
                 png(&dir.path().join(format!("w{w}/forged/{i}.png")), 200);
             }
         }
-        let s = source(DataArg::Signature, dir.path(), 0).load(4, 8).unwrap();
+        let s = source(DataArg::Signature, dir.path(), 0)
+            .load(4, 8)
+            .unwrap();
         assert_eq!(s.train.len(), 6, "genuine signatures of writers 2 and 3");
         assert_eq!(s.train.classes(), [2, 3]);
         assert_eq!(s.threshold_set.len(), 10);
         assert_eq!(s.test.len(), 10);
         // Two writers x (3 genuine pairs, 3 x 2 genuine/forged pairs).
-        assert_eq!((s.test_pairs.genuine.len(), s.test_pairs.impostor.len()), (6, 12));
+        assert_eq!(
+            (s.test_pairs.genuine.len(), s.test_pairs.impostor.len()),
+            (6, 12)
+        );
         assert!(!s.retrieval);
         let b = s.baseline_split("0");
         assert_eq!((b.train.nrows(), b.train.ncols()), (32, 10));
@@ -314,7 +319,10 @@ mod tests {
         let s = source(DataArg::Folder, dir.path(), 1).load(4, 8).unwrap();
         assert_eq!(s.train.classes(), [0, 1]);
         assert_eq!(s.test.classes(), [2, 3]);
-        assert_eq!((s.test_pairs.genuine.len(), s.test_pairs.impostor.len()), (6, 9));
+        assert_eq!(
+            (s.test_pairs.genuine.len(), s.test_pairs.impostor.len()),
+            (6, 9)
+        );
         assert!(source(DataArg::Folder, dir.path(), 2).load(4, 8).is_err());
         let err = DataSource {
             data_dir: None,

@@ -303,7 +303,11 @@ impl TrainArgs {
         cfg.steps = self.steps.unwrap_or(cfg.steps);
         cfg.batch = self.batch.unwrap_or(cfg.batch);
         // MNIST has 5 training classes: 5 x 12 images instead of 16 x 4.
-        let per_identity = if data == DataArg::Mnist { 12 } else { cfg.per_identity };
+        let per_identity = if data == DataArg::Mnist {
+            12
+        } else {
+            cfg.per_identity
+        };
         cfg.per_identity = self.per_identity.unwrap_or(per_identity);
         let o = &mut cfg.optimizer;
         o.kind = self.optimizer.unwrap_or(o.kind);
@@ -410,7 +414,11 @@ fn resume_flags(args: &TrainArgs) -> String {
         f.push(format!("--config {}", c.display()));
     }
     if let Some(d) = args.data {
-        f.push(format!("--data {}", d.to_possible_value().map_or("orl".into(), |v| v.get_name().to_string())));
+        f.push(format!(
+            "--data {}",
+            d.to_possible_value()
+                .map_or("orl".into(), |v| v.get_name().to_string())
+        ));
     }
     if let Some(d) = &args.data_dir {
         f.push(format!("--data-dir {}", d.display()));

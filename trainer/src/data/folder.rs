@@ -208,14 +208,17 @@ impl ImageFolder {
         };
         for dir in sorted_entries(root, true)? {
             let files = sorted_entries(&dir, false)?;
-            let (images, other): (Vec<_>, Vec<_>) = files.into_iter().partition(|p| is_image_file(p));
+            let (images, other): (Vec<_>, Vec<_>) =
+                files.into_iter().partition(|p| is_image_file(p));
             out.skipped += other.len();
             if images.is_empty() {
                 continue;
             }
             let label = out.identities.len() as u32;
-            out.identities
-                .push(dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()));
+            out.identities.push(
+                dir.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            );
             for file in images {
                 out.pixels.extend(load_grey(&file, height, width)?);
                 out.labels.push(label);
@@ -268,10 +271,13 @@ impl ImageFolder {
         let mut pixels = Vec::with_capacity(indices.len() * n);
         let mut labels = Vec::with_capacity(indices.len());
         for &i in indices {
-            let img = self.pixels.get(i * n..(i + 1) * n).ok_or(SamplerError::IndexOutOfRange {
-                index: i,
-                len: self.len(),
-            })?;
+            let img = self
+                .pixels
+                .get(i * n..(i + 1) * n)
+                .ok_or(SamplerError::IndexOutOfRange {
+                    index: i,
+                    len: self.len(),
+                })?;
             pixels.extend_from_slice(img);
             labels.push(self.labels[i]);
         }
@@ -315,7 +321,12 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         // alice: a 4x4 PNG of two flat halves -> 2x2 keeps the halves exactly.
-        write_png(&root.join("alice/1.png"), 4, 4, |x, _| if x < 2 { 0 } else { 255 });
+        write_png(
+            &root.join("alice/1.png"),
+            4,
+            4,
+            |x, _| if x < 2 { 0 } else { 255 },
+        );
         // alice: a colour JPEG (pure white survives JPEG exactly enough).
         let rgb = image::RgbImage::from_fn(8, 8, |_, _| image::Rgb([255, 255, 255]));
         rgb.save(root.join("alice/2.JPG")).unwrap();
@@ -332,7 +343,11 @@ pub(crate) mod tests {
         assert_eq!(f.labels, [0, 0, 1]);
         assert_eq!(f.skipped, 1);
         assert_eq!(&f.pixels[0..4], &[0.0, 1.0, 0.0, 1.0]);
-        assert!(f.pixels[4..8].iter().all(|&p| p > 0.98), "{:?}", &f.pixels[4..8]);
+        assert!(
+            f.pixels[4..8].iter().all(|&p| p > 0.98),
+            "{:?}",
+            &f.pixels[4..8]
+        );
         let want: Vec<f32> = [0.0, 10.0, 20.0, 30.0].iter().map(|v| v / 255.0).collect();
         assert_eq!(&f.pixels[8..12], want.as_slice());
         let set = f.set(&[2, 0]).unwrap();
@@ -378,7 +393,9 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         for p in 0..5 {
             for i in 0..2 {
-                write_png(&dir.path().join(format!("p{p}/{i}.png")), 2, 2, |_, _| p * 40);
+                write_png(&dir.path().join(format!("p{p}/{i}.png")), 2, 2, |_, _| {
+                    p * 40
+                });
             }
         }
         let f = ImageFolder::load(dir.path(), 2, 2).unwrap();

@@ -109,8 +109,10 @@ impl SignatureSet {
             if n_genuine == 0 {
                 return Err(FolderError::NoGenuine { path: dir });
             }
-            out.writers
-                .push(dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()));
+            out.writers.push(
+                dir.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            );
         }
         if out.writers.len() < 2 {
             return Err(FolderError::TooFewIdentities {
@@ -244,7 +246,11 @@ mod tests {
         }
         assert!(p.impostor.iter().all(|q| s.genuine[q.a] != s.genuine[q.b]));
         let set = s.set(&all).unwrap();
-        assert_eq!(set.labels()[3], 3, "a forgery of writer 0 is not labelled 0");
+        assert_eq!(
+            set.labels()[3],
+            3,
+            "a forgery of writer 0 is not labelled 0"
+        );
         let g = s.genuine_set(&all).unwrap();
         assert_eq!(g.len(), 9);
         assert_eq!(g.classes(), [0, 1, 2]);

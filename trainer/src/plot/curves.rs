@@ -24,7 +24,13 @@ impl Figure for CurvesFigure {
         DB::ErrorType: 'static,
     {
         let panels = area.split_evenly((2, 1));
-        let last = self.records.iter().map(|r| r.step).max().unwrap_or(1).max(1) as f64;
+        let last = self
+            .records
+            .iter()
+            .map(|r| r.step)
+            .max()
+            .unwrap_or(1)
+            .max(1) as f64;
         let losses: Vec<(f64, f64)> = self
             .records
             .iter()
@@ -72,10 +78,7 @@ impl Figure for CurvesFigure {
             return Ok(());
         }
         chart.draw_series(LineSeries::new(eers.clone(), color(1).stroke_width(2)))?;
-        chart.draw_series(
-            eers.iter()
-                .map(|&p| Circle::new(p, 3, color(1).filled())),
-        )?;
+        chart.draw_series(eers.iter().map(|&p| Circle::new(p, 3, color(1).filled())))?;
         if let Some(&best) = eers.iter().min_by(|a, b| a.1.total_cmp(&b.1)) {
             chart.draw_series(std::iter::once(Circle::new(best, 6, BLACK.stroke_width(2))))?;
             chart.draw_series(std::iter::once(Text::new(

@@ -99,12 +99,11 @@ impl Figure for HistogramFigure {
         }
         if let Some(t) = self.threshold.filter(|t| t.is_finite()) {
             chart
-                .draw_series(LineSeries::new(
-                    [(t, 0.0), (t, top)],
-                    BLACK.stroke_width(2),
-                ))?
+                .draw_series(LineSeries::new([(t, 0.0), (t, top)], BLACK.stroke_width(2)))?
                 .label(format!("threshold {t:.3}"))
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()

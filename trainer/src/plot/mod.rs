@@ -66,12 +66,8 @@ pub trait Figure {
 fn register_font() -> Result<(), PlotError> {
     static DONE: OnceLock<bool> = OnceLock::new();
     let ok = *DONE.get_or_init(|| {
-        plotters::style::register_font(
-            FONT,
-            FontStyle::Normal,
-            epaint_default_fonts::HACK_REGULAR,
-        )
-        .is_ok()
+        plotters::style::register_font(FONT, FontStyle::Normal, epaint_default_fonts::HACK_REGULAR)
+            .is_ok()
     });
     if ok {
         Ok(())
@@ -139,7 +135,11 @@ mod tests {
         let files = save(&fig, &dir.path().join("hist"), (400, 300)).unwrap();
         assert_eq!(files.len(), 2);
         let svg = std::fs::read_to_string(&files[1]).unwrap();
-        assert!(svg.contains("toy distances"), "{}", &svg[..200.min(svg.len())]);
+        assert!(
+            svg.contains("toy distances"),
+            "{}",
+            &svg[..200.min(svg.len())]
+        );
         let png = image::open(&files[0]).unwrap();
         assert_eq!((png.width(), png.height()), (400, 300));
         // Text was rendered into the bitmap: some pixels are neither white nor a bar colour.

@@ -43,8 +43,7 @@ impl RocCurve {
                     i + 1 == pts.len()
                         || (i % step == 0
                             && ((p.tar - t).abs() > 1e-3
-                                || (p.far.max(1e-12).log10() - f.max(1e-12).log10()).abs()
-                                    > 1e-3))
+                                || (p.far.max(1e-12).log10() - f.max(1e-12).log10()).abs() > 1e-3))
                 }
             };
             if keep {
@@ -83,7 +82,13 @@ impl Figure for RocFigure {
     where
         DB::ErrorType: 'static,
     {
-        let lo = floor(self.curves.iter().map(|c| c.impostor_trials).max().unwrap_or(1));
+        let lo = floor(
+            self.curves
+                .iter()
+                .map(|c| c.impostor_trials)
+                .max()
+                .unwrap_or(1),
+        );
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, (FONT, 20))
             .margin(12)
@@ -131,8 +136,20 @@ impl Figure for DetFigure {
     where
         DB::ErrorType: 'static,
     {
-        let lo_x = floor(self.curves.iter().map(|c| c.impostor_trials).max().unwrap_or(1));
-        let lo_y = floor(self.curves.iter().map(|c| c.genuine_trials).max().unwrap_or(1));
+        let lo_x = floor(
+            self.curves
+                .iter()
+                .map(|c| c.impostor_trials)
+                .max()
+                .unwrap_or(1),
+        );
+        let lo_y = floor(
+            self.curves
+                .iter()
+                .map(|c| c.genuine_trials)
+                .max()
+                .unwrap_or(1),
+        );
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, (FONT, 20))
             .margin(12)
@@ -181,7 +198,10 @@ mod tests {
         assert!(c.points.len() <= 2 * MAX_POINTS, "{}", c.points.len());
         assert_eq!(c.points[0], (0.0, 0.0));
         assert_eq!(*c.points.last().unwrap(), (1.0, 1.0));
-        assert!(c.points.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+        assert!(c
+            .points
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
         let dir = tempfile::tempdir().unwrap();
         let fig = DetFigure {
             title: "DET".into(),

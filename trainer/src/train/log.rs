@@ -79,7 +79,10 @@ impl TrainLog {
             text.push_str(&to_line(path, r)?);
         }
         fs::write(path, text).map_err(io(path))?;
-        let file = OpenOptions::new().append(true).open(path).map_err(io(path))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(io(path))?;
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -173,7 +176,8 @@ mod tests {
         let path = dir.path().join(LOG_FILE);
         let mut log = TrainLog::open(&path, 0, 4).unwrap();
         for s in 1..=7 {
-            log.record(&report(s, (s == 6).then_some(0.25)), false).unwrap();
+            log.record(&report(s, (s == 6).then_some(0.25)), false)
+                .unwrap();
         }
         let r = read_log(&path).unwrap();
         let steps: Vec<usize> = r.iter().map(|x| x.step).collect();
