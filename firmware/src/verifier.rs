@@ -44,6 +44,11 @@ impl<'m, 'a> Verifier<'m, 'a> {
         }
     }
 
+    /// The model it decides for.
+    pub fn model(&self) -> &'m Model<'a> {
+        self.model
+    }
+
     /// The operating point in use.
     pub fn operating_point(&self) -> OperatingPoint {
         self.point

@@ -1,0 +1,100 @@
+//! Writes the model file and test vectors that a firmware board embeds
+//! (`firmware/boards/qemu-mps2-an386`, via `SIAMEDGE_BOARD_MODEL` and `SIAMEDGE_BOARD_VECTORS`).
+//!
+//! With `--model`, the vectors are for that model (e.g. the shipped `models/face-orl/model.sgm`);
+//! without it, the untrained fixture encoder (the reference CNN's shape) is written to
+//! `--model-out` first. Images: ORL fold `--fold`'s held-out faces when the data has been
+//! fetched, else synthetic faces (an error instead when `SIAMEDGE_REQUIRE_DATA=1`). The vectors
+//! hold images derived from ORL: keep them out of the repository.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use siamedge_format::Model;
+use siamedge_tests::board::{self, faces, fixture, Scenario};
+
+/// Write a model's test vectors for the firmware boards.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Model file to write vectors for; without it, the fixture encoder is written to
+    /// `--model-out` and used.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Where to write the fixture model (when `--model` is not given).
+    #[arg(long, required_unless_present = "model")]
+    model_out: Option<PathBuf>,
+    /// Where to write the vectors.
+    #[arg(long)]
+    out: PathBuf,
+    /// Data cache (default `$SIAMEDGE_DATA` or `~/.cache/siamedge`).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// ORL fold whose held-out people are enrolled and probed (0..4).
+    #[arg(long, default_value_t = 0)]
+    fold: usize,
+    /// Use synthetic faces even when the ORL data is there.
+    #[arg(long)]
+    synthetic: bool,
+    /// Seed of the fixture's weights.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let given = match &args.model {
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        None => None,
+    };
+    let (height, width) = match &given {
+        Some(bytes) => {
+            let m = Model::decode(bytes).context("decoding the model")?;
+            (usize::from(m.input().height), usize::from(m.input().width))
+        }
+        None => (usize::from(fixture::HEIGHT), usize::from(fixture::WIDTH)),
+    };
+    let (faces, scenario) = if args.synthetic {
+        (faces::synthetic(height, width), Scenario::SYNTHETIC)
+    } else {
+        match faces::orl(args.cache.as_deref(), args.fold, height, width) {
+            Ok(f) => (f, Scenario::orl(args.fold)),
+            Err(e) if std::env::var("SIAMEDGE_REQUIRE_DATA").as_deref() == Ok("1") => {
+                bail!("SIAMEDGE_REQUIRE_DATA=1 but the ORL faces are not loadable: {e}")
+            }
+            Err(e) => {
+                eprintln!("note: ORL faces not loadable ({e}); using synthetic faces");
+                (faces::synthetic(height, width), Scenario::SYNTHETIC)
+            }
+        }
+    };
+    let inputs = board::board_inputs(given.as_deref(), &faces, scenario, args.seed)?;
+    if let (true, Some(path)) = (inputs.fixture, &args.model_out) {
+        siamedge_format::file::write_atomic(path, &inputs.model)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!(
+            "model: fixture encoder (seed {}), {} bytes -> {}",
+            args.seed,
+            inputs.model.len(),
+            path.display()
+        );
+    }
+    siamedge_format::file::write_atomic(&args.out, &inputs.vectors)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let [genuine, impostor] = inputs.probes;
+    println!(
+        "vectors: {} images ({}), {} MACs per inference, genuine {} at {:.4}, impostor {} at {:.4} -> {}",
+        4,
+        faces.source.name(),
+        inputs.macs,
+        if genuine.accept { "ACCEPT" } else { "REJECT" },
+        genuine.distance,
+        if impostor.accept { "ACCEPT" } else { "REJECT" },
+        impostor.distance,
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! The firmware on an emulated Cortex-M4F: builds `firmware/boards/qemu-mps2-an386` (release)
+//! with a model and test vectors made here by the host's engine, runs it in QEMU
+//! (`mps2-an386`), and checks QEMU's exit status and the verdicts the board prints. Also checks
+//! that a panic and a HardFault end QEMU with their statuses instead of hanging it.
+//!
+//! Model: `models/face-orl/model.sgm` when the repository has it, else the fixture encoder.
+//! Faces: held-out ORL faces when fetched, else synthetic (a failure instead when
+//! `SIAMEDGE_REQUIRE_DATA=1`). Skips with a message when `qemu-system-arm` is not on `PATH`,
+//! unless `SIAMEDGE_REQUIRE_QEMU=1` (CI), when it fails. The board builds in
+//! `$SIAMEDGE_BOARD_TARGET_DIR`, default `<target dir>/qemu-mps2-an386`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use siamedge_tests::board::{self, faces, fixture, BoardInputs, Scenario};
+
+/// Board builds share one target dir and one output path: one at a time.
+static BUILD: Mutex<()> = Mutex::new(());
+
+const QEMU: &str = "qemu-system-arm";
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn board_dir() -> PathBuf {
+    repo().join("firmware/boards/qemu-mps2-an386")
+}
+
+/// `true` when QEMU is there; `false` (after saying why) when the test should skip.
+fn qemu_available() -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(QEMU).is_file()))
+        .unwrap_or(false);
+    if found {
+        return true;
+    }
+    if std::env::var("SIAMEDGE_REQUIRE_QEMU").as_deref() == Ok("1") {
+        panic!(
+            "SIAMEDGE_REQUIRE_QEMU=1 but {QEMU} is not on PATH (apt-get install qemu-system-arm)"
+        );
+    }
+    eprintln!(
+        "skipping: {QEMU} is not on PATH (apt-get install qemu-system-arm; \
+         SIAMEDGE_REQUIRE_QEMU=1 makes this a failure)"
+    );
+    false
+}
+
+/// The shipped face model if there is one, else the fixture; ORL faces if fetched.
+fn inputs() -> BoardInputs {
+    let shipped = std::fs::read(repo().join("models/face-orl/model.sgm")).ok();
+    let (h, w) = match &shipped {
+        Some(bytes) => {
+            let m = siamedge_format::Model::decode(bytes).expect("models/face-orl/model.sgm");
+            (usize::from(m.input().height), usize::from(m.input().width))
+        }
+        None => (fixture::HEIGHT.into(), fixture::WIDTH.into()),
+    };
+    let (faces, scenario) = match faces::orl(None, 0, h, w) {
+        Ok(f) => (f, Scenario::orl(0)),
+        Err(e) if std::env::var("SIAMEDGE_REQUIRE_DATA").as_deref() == Ok("1") => {
+            panic!("SIAMEDGE_REQUIRE_DATA=1 but the ORL faces are not loadable: {e}")
+        }
+        Err(e) => {
+            eprintln!("note: ORL faces not loadable ({e}); synthetic faces instead");
+            (faces::synthetic(h, w), Scenario::SYNTHETIC)
+        }
+    };
+    board::board_inputs(shipped.as_deref(), &faces, scenario, 7).expect("board inputs")
+}
+
+fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SIAMEDGE_BOARD_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"))
+        .join("qemu-mps2-an386")
+}
+
+/// Writes `bytes` to `path` unless it already holds them (an unchanged file keeps the board's
+/// build fresh).
+fn write_if_changed(path: &Path, bytes: &[u8]) {
+    if std::fs::read(path).ok().as_deref() != Some(bytes) {
+        std::fs::write(path, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    }
+}
+
+/// Builds the board with `features` around `inputs`; returns a private copy of the ELF.
+fn build(inputs: &BoardInputs, features: &str, out: &Path) -> PathBuf {
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let target = target_dir();
+    let staged = target.join("inputs");
+    std::fs::create_dir_all(&staged).unwrap();
+    let (model, vectors) = (staged.join("model.sgm"), staged.join("vectors.bin"));
+    write_if_changed(&model, &inputs.model);
+    write_if_changed(&vectors, &inputs.vectors);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    // The board's .cargo/config.toml (target, linker script) is found from the working dir. Not
+    // `--locked`: the board's Cargo.lock follows the firmware's dependencies, which other work
+    // changes; an update shows up as a diff of that file.
+    cmd.current_dir(board_dir())
+        .args(["build", "--release"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env("SIAMEDGE_BOARD_MODEL", &model)
+        .env("SIAMEDGE_BOARD_VECTORS", &vectors);
+    if !features.is_empty() {
+        cmd.args(["--features", features]);
+    }
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET"] {
+        cmd.env_remove(var);
+    }
+    let output = cmd.output().expect("running cargo build for the board");
+    assert!(
+        output.status.success(),
+        "board build failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let elf = target.join("thumbv7em-none-eabihf/release/siamedge-board-qemu-mps2-an386");
+    let copy = out.join(format!("board{}", features.replace(',', "-")));
+    std::fs::copy(&elf, &copy).unwrap_or_else(|e| panic!("copying {}: {e}", elf.display()));
+    copy
+}
+
+/// Runs `elf` in QEMU; its exit status and everything it printed. Kills it after `TIMEOUT`.
+fn run(elf: &Path) -> (Option<i32>, String) {
+    let mut child = Command::new(QEMU)
+        .args([
+            "-cpu",
+            "cortex-m4",
+            "-machine",
+            "mps2-an386",
+            "-nographic",
+            "-monitor",
+            "none",
+            "-serial",
+            "null",
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-kernel",
+        ])
+        .arg(elf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting qemu-system-arm");
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for qemu") {
+            break status;
+        }
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            let printed = reader.join().unwrap_or_default();
+            panic!("QEMU still running after {TIMEOUT:?}; it printed:\n{printed}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    let printed = reader.join().unwrap_or_default();
+    (status.code(), format!("{printed}{stderr}"))
+}
+
+fn verdict(accept: bool) -> &'static str {
+    if accept {
+        "ACCEPT"
+    } else {
+        "REJECT"
+    }
+}
+
+/// Builds the board with `features`, runs it, and checks the run against `inputs`.
+fn check_board(inputs: &BoardInputs, features: &str, kernels: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let elf = build(inputs, features, dir.path());
+    let (status, printed) = run(&elf);
+    assert_eq!(status, Some(0), "board ({kernels}) failed:\n{printed}");
+    assert!(
+        printed.contains(&format!("kernels {kernels},")),
+        "{printed}"
+    );
+    assert!(printed.contains("result: PASS"), "{printed}");
+    assert_eq!(
+        printed.matches("embedding matches the host").count(),
+        4,
+        "{printed}"
+    );
+    let verifies: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.starts_with("verify image"))
+        .collect();
+    assert_eq!(verifies.len(), 2, "{printed}");
+    for (line, expected) in verifies.iter().zip(&inputs.probes) {
+        let v = verdict(expected.accept);
+        assert!(line.contains(&format!(": {v} distance")), "{line}");
+        assert!(line.contains(&format!("| host {v} distance")), "{line}");
+        assert!(line.ends_with("| match"), "{line}");
+    }
+    if inputs.fixture {
+        // The fixture's threshold separates the two probes by construction.
+        assert!(verifies[0].contains(": ACCEPT distance"), "{printed}");
+        assert!(verifies[1].contains(": REJECT distance"), "{printed}");
+    }
+    let bench = printed
+        .lines()
+        .find(|l| l.starts_with("bench: "))
+        .unwrap_or_else(|| panic!("no bench line:\n{printed}"));
+    assert!(
+        bench.contains(&format!("macs={} ", inputs.macs)),
+        "the board counts the host's MACs: {bench}"
+    );
+}
+
+#[test]
+fn the_board_reproduces_the_host_under_qemu() {
+    if !qemu_available() {
+        return;
+    }
+    check_board(&inputs(), "", "reference");
+}
+
+/// The DSP kernels' inline assembly (SMLAD, SXTB16) runs only on the Cortex-M: here QEMU
+/// executes it, and it must give the host's bytes.
+#[test]
+fn the_dsp_kernels_reproduce_the_host_under_qemu() {
+    if !qemu_available() {
+        return;
+    }
+    check_board(&inputs(), "dsp", "dsp");
+}
+
+#[test]
+fn panics_and_hardfaults_end_qemu_with_their_status() {
+    if !qemu_available() {
+        return;
+    }
+    let inputs = inputs();
+    let dir = tempfile::tempdir().unwrap();
+    for (feature, status, says) in [
+        ("selftest-panic", 3, "panic: "),
+        ("selftest-hardfault", 4, "hardfault: pc "),
+    ] {
+        let elf = build(&inputs, feature, dir.path());
+        let (code, printed) = run(&elf);
+        assert_eq!(code, Some(status), "{feature}:\n{printed}");
+        assert!(printed.contains(says), "{feature}:\n{printed}");
+        assert!(printed.contains("result: FAIL"), "{feature}:\n{printed}");
+    }
+}
+
+/// The check can fail: one expected embedding value changed (CRC made right again) must end the
+/// board with status 1 and say which image differs.
+#[test]
+fn a_wrong_expectation_fails_the_board() {
+    if !qemu_available() {
+        return;
+    }
+    let mut inputs = inputs();
+    let v = siamedge_firmware::vectors::TestVectors::decode(&inputs.vectors).unwrap();
+    let n = inputs.vectors.len();
+    // The embeddings end 4 bytes before the end: the first value of image 0's embedding.
+    let at = n - 4 - v.dim() * v.images();
+    inputs.vectors[at] = inputs.vectors[at].wrapping_add(1);
+    let crc = siamedge_format::crc::crc32(&inputs.vectors[..n - 4]);
+    inputs.vectors[n - 4..].copy_from_slice(&crc.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let elf = build(&inputs, "", dir.path());
+    let (status, printed) = run(&elf);
+    assert_eq!(status, Some(1), "{printed}");
+    assert!(
+        printed.contains("image 0 (identity") && printed.contains("embedding MISMATCH in 1 of"),
+        "{printed}"
+    );
+    assert!(printed.contains("result: FAIL (Mismatch)"), "{printed}");
+}
