@@ -8,6 +8,7 @@ pub mod data;
 pub mod eval;
 pub mod loss;
 pub mod model;
+pub mod plot;
 pub mod quant;
 pub mod sampler;
 pub mod train;

@@ -30,6 +30,12 @@ enum Command {
     Quantize(Box<cli::quantize::QuantizeArgs>),
     /// Recompute a model file's thresholds for target false-accept rates on your own data.
     Calibrate(cli::calibrate::CalibrateArgs),
+    /// Judge a trained run on its held-out identities beside the baselines: JSON and Markdown
+    /// report, ROC/DET curves, distance histograms, training curves and an embedding map.
+    Eval(cli::eval::EvalArgs),
+    /// Training throughput of the reference face CNN (images/s), with a PyTorch peer's result
+    /// beside it (scripts/bench-train.sh runs both).
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> Result<()> {
@@ -40,5 +46,7 @@ fn main() -> Result<()> {
         Command::Train(args) => cli::train::run(*args, cli.verbose),
         Command::Quantize(args) => cli::quantize::run(*args, cli.verbose),
         Command::Calibrate(args) => cli::calibrate::run(args, cli.verbose),
+        Command::Eval(args) => cli::eval::run(args, cli.verbose),
+        Command::Bench(args) => cli::bench::run(args, cli.verbose),
     }
 }

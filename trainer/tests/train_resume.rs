@@ -164,3 +164,44 @@ fn a_nan_loss_stops_and_keeps_the_last_good_checkpoint() {
         other => panic!("expected a non-finite loss, got {other:?}"),
     }
 }
+
+#[test]
+fn a_stop_request_checkpoints_the_step_and_resumes_to_the_same_run() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let set = synthetic();
+    let cfg = config(LossKind::BatchHard, OptimizerKind::Adamw);
+    let mut a = Trainer::new(cfg.clone(), &set).unwrap();
+    let whole = run(&mut a, &set, None, &RunOptions::default(), |_| {}).unwrap();
+    assert!(!whole.interrupted);
+
+    // What the Ctrl-C handler does, injected: the flag goes up during step 3's report.
+    let dir = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let opts = RunOptions {
+        checkpoint_dir: Some(dir.path().to_path_buf()),
+        checkpoint_every: 0,
+        stop: Some(stop.clone()),
+        ..RunOptions::default()
+    };
+    let mut b = Trainer::new(cfg, &set).unwrap();
+    let first = run(&mut b, &set, None, &opts, |r| {
+        if r.step == 3 {
+            stop.store(true, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert!(first.interrupted);
+    assert_eq!(
+        first.step, 4,
+        "the step running when the flag rose is finished"
+    );
+    let sidecar = dir.path().join("last.json");
+    let mut c = Trainer::resume(&sidecar, &set).unwrap();
+    assert_eq!(c.step_index(), 4);
+    stop.store(false, Ordering::SeqCst);
+    let second = run(&mut c, &set, None, &opts, |_| {}).unwrap();
+    assert!(!second.interrupted);
+    assert_eq!(c.losses(), a.losses());
+    assert_eq!(weights(&c), weights(&a));
+}

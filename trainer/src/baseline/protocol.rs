@@ -184,6 +184,16 @@ pub fn run_method(
     split: &Split,
     far_targets: &[f64],
 ) -> Result<(FoldReport, String), ProtocolError> {
+    run_method_with_distances(method, split, far_targets).map(|(r, d, _)| (r, d))
+}
+
+/// [`run_method`], also handing back the test distances `(genuine, impostor)` in pair order (for
+/// plots).
+pub fn run_method_with_distances(
+    method: Method,
+    split: &Split,
+    far_targets: &[f64],
+) -> Result<(FoldReport, String, (Vec<f64>, Vec<f64>)), ProtocolError> {
     let start = Instant::now();
     let err = |source| ProtocolError::Baseline {
         method: method.id(),
@@ -216,7 +226,7 @@ pub fn run_method(
         verification,
         at_train_threshold,
     };
-    Ok((report, model.describe()))
+    Ok((report, model.describe(), (g, i)))
 }
 
 /// Runs every method on every split (splits outermost, so a split is built once), calling

@@ -12,6 +12,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::splits::{DataSource, DEFAULT_FOLDS};
+use super::train::DataArg;
 use crate::baseline::protocol::{
     mnist_open_set_split, mnist_protocol, orl_protocol, orl_split, run_methods, Split, FAR_TARGETS,
     ORL_SIZE,
@@ -27,10 +29,17 @@ pub struct BaselineArgs {
     /// Data set and protocol.
     #[arg(long, value_enum)]
     pub data: BaselineData,
-    /// ORL folds to run (fold k tests on people 10k..10k+9).
+    /// Root folder of a `folder` or `signature` data set.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Number of identity-disjoint folds of a folder or signature set.
+    #[arg(long, default_value_t = DEFAULT_FOLDS)]
+    pub n_folds: usize,
+    /// Folds to run (ORL: fold k tests on people 10k..10k+9; folder and signature: 0..n-folds-1).
     #[arg(long, value_delimiter = ',', default_values_t = [0usize, 1, 2, 3])]
     pub folds: Vec<usize>,
-    /// ORL image size, HEIGHTxWIDTH (area resize from 112x92).
+    /// Image size, HEIGHTxWIDTH (ORL: area resize from 112x92; folder and signature sets are
+    /// area-resized to it too).
     #[arg(long, default_value = "56x46", value_parser = parse_size)]
     pub size: ImageSize,
     /// Baselines to run, comma-separated: raw-l2, pca-l2, pca-whitened, lda-l2, histogram-l1
@@ -58,6 +67,11 @@ pub enum BaselineData {
     Orl,
     /// MNIST open-set: fit on digits 0-4, test on digits 5-9.
     Mnist,
+    /// Your own images, `--data-dir DIR` with one sub-folder per identity; identity-disjoint folds.
+    Folder,
+    /// Your own signatures, `--data-dir DIR` with `WRITER/genuine/*` and `WRITER/forged/*`;
+    /// writer-disjoint folds, tested against skilled forgeries.
+    Signature,
 }
 
 /// An image size, `(height, width)` in pixels.
@@ -108,6 +122,47 @@ pub fn run(args: BaselineArgs, verbose: u8) -> Result<()> {
                 })
                 .collect::<Result<Vec<Split>>>()?;
             ("orl", orl_protocol(&args.folds, size), None, splits)
+        }
+        BaselineData::Folder | BaselineData::Signature => {
+            let data = if args.data == BaselineData::Folder {
+                DataArg::Folder
+            } else {
+                DataArg::Signature
+            };
+            let folds: Vec<usize> = args
+                .folds
+                .iter()
+                .copied()
+                .filter(|&k| k < args.n_folds)
+                .collect();
+            if folds.is_empty() {
+                bail!("no fold of --folds is below --n-folds {}", args.n_folds);
+            }
+            let mut protocol = String::new();
+            let mut splits = Vec::new();
+            for &k in &folds {
+                let source = DataSource {
+                    data,
+                    cache: None,
+                    data_dir: args.data_dir.clone(),
+                    fold: k,
+                    folds: args.n_folds,
+                    limit: 0,
+                };
+                let s = source.load(args.size.0, args.size.1)?;
+                if protocol.is_empty() {
+                    protocol = s.protocol.clone();
+                } else {
+                    protocol.push_str(&format!("; fold {k}"));
+                }
+                splits.push(s.baseline_split(&k.to_string()));
+            }
+            let id = if data == DataArg::Folder {
+                "folder"
+            } else {
+                "signature"
+            };
+            (id, protocol, None, splits)
         }
         BaselineData::Mnist => {
             let mnist = Mnist::load(&cache, DataSet::Mnist).with_context(|| {

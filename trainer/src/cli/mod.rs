@@ -2,7 +2,10 @@
 //! and a `run` function. `anyhow` is used here only, at the binary's edge.
 
 pub mod baseline;
+pub mod bench;
 pub mod calibrate;
 pub mod data;
+pub mod eval;
 pub mod quantize;
+pub mod splits;
 pub mod train;

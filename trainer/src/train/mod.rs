@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod datasets;
 pub mod evaluate;
+pub mod log;
 pub mod optim;
 pub mod run;
 pub mod schedule;
@@ -25,6 +26,7 @@ pub use datasets::{mnist_set, orl_set, MnistSplit};
 pub use evaluate::{
     all_pair_distances, embed, pair_distances, split_validation, verify, verify_pairs,
 };
+pub use log::{read_log, LogRecord, TrainLog, LOG_FILE};
 pub use optim::Optimizer;
 pub use run::{run, RunOptions, RunSummary, StepReport};
 pub use schedule::learning_rate;

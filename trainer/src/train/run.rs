@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::Tensor;
@@ -28,6 +30,10 @@ pub struct RunOptions {
     pub patience: usize,
     /// Take at most this many steps in this call (the run can be resumed later); `None`: to the end.
     pub max_steps_this_call: Option<usize>,
+    /// Checked after every step: once set (by a Ctrl-C handler, say), the current step is finished,
+    /// a `last` checkpoint is written (with a checkpoint directory) and the call returns with
+    /// [`RunSummary::interrupted`] set; the run can be resumed from that checkpoint.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// What one step did, for progress reporting.
@@ -60,6 +66,9 @@ pub struct RunSummary {
     pub best: Option<BestValidation>,
     /// Whether patience ran out before the last step.
     pub stopped_early: bool,
+    /// Whether [`RunOptions::stop`] ended the call before the run's end (a `last` checkpoint of
+    /// the step reached was written when there is a checkpoint directory).
+    pub interrupted: bool,
     /// Training images per second over this call (validation excluded).
     pub images_per_second: f64,
     /// Wall time of this call in seconds.
@@ -92,6 +101,8 @@ pub fn run(
     let mut train_seconds = 0.0f64;
     let mut losses = Vec::new();
     let mut stopped_early = false;
+    let mut interrupted = false;
+    let stop_requested = || opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
     while trainer.step_index() < end {
         let lr = trainer.current_lr();
         let t0 = Instant::now();
@@ -119,9 +130,10 @@ pub fn run(
         }
         stopped_early =
             opts.patience > 0 && trainer.evals_since_best() >= opts.patience && step < total;
+        interrupted = !stopped_early && step < end && stop_requested();
         if let Some(dir) = &opts.checkpoint_dir {
             let periodic = opts.checkpoint_every > 0 && step % opts.checkpoint_every == 0;
-            if periodic || step == end || stopped_early {
+            if periodic || step == end || stopped_early || interrupted {
                 trainer.save(dir, "last")?;
             }
         }
@@ -133,7 +145,7 @@ pub fn run(
             images_per_second: (losses.len() * per_step) as f64 / train_seconds.max(1e-9),
             validation_eer,
         });
-        if stopped_early {
+        if stopped_early || interrupted {
             break;
         }
     }
@@ -157,6 +169,7 @@ pub fn run(
         losses,
         best: trainer.best(),
         stopped_early,
+        interrupted,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
