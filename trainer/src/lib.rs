@@ -9,5 +9,6 @@ pub mod eval;
 pub mod export;
 pub mod loss;
 pub mod model;
+pub mod quant;
 pub mod sampler;
 pub mod train;

@@ -1,0 +1,138 @@
+//! The packed convolution and dense kernels: im2col panels (see [`panel`](super::panel)) times
+//! int8 weights read straight from the model, two multiply-accumulates per `SMLAD`.
+//!
+//! Convolution: panels of 4 output positions; for each output channel the filter is read once
+//! per panel, each weight word is unpacked once (`SXTB16`, `SXTB16 ROR 8`) and feeds 8 `SMLAD`s
+//! (4 positions x 2 halves), i.e. 16 MACs. Dense: one column, 2 output channels at a time.
+//! The accumulators are exactly the reference kernels' (`bias + sum w * (x - zp)`, wrapping
+//! i32), so the outputs are bit for bit the same.
+
+use super::packed::{smlad, sxtb16, sxtb16_ror8, word};
+use super::panel::{fill_im2col, fill_vector, Panel};
+use crate::engine::kernels::conv2d::Conv2d;
+use crate::engine::kernels::dense::Dense;
+
+/// Output positions per convolution panel.
+pub const CONV_COLUMNS: usize = 4;
+
+/// The panel a convolution uses.
+pub fn conv_panel(k: &Conv2d<'_>) -> Panel {
+    let g = &k.geometry;
+    Panel::new(CONV_COLUMNS, g.kernel_h * g.kernel_w * g.in_c)
+}
+
+/// The panel a dense layer uses.
+pub fn dense_panel(k: &Dense<'_>) -> Panel {
+    Panel::new(1, k.depth)
+}
+
+/// The 32-bit words of `scratch` if they hold `panel`.
+pub fn panel_words(scratch: &mut [i8], panel: Panel) -> Option<&mut [u32]> {
+    let (_, words, _) = bytemuck::pod_align_to_mut::<i8, u32>(scratch);
+    words.get_mut(..panel.words())
+}
+
+/// `acc[j] += filter . column j` for the 4 columns of a conv panel.
+#[inline(always)]
+fn dot4(filter: &[i8], words: &[u32], panel: Panel, acc: [i32; 4]) -> [i32; 4] {
+    let [mut a0, mut a1, mut a2, mut a3] = acc;
+    let (body, tail) = words.split_at(8 * panel.groups);
+    let (wg, wt) = filter.split_at(4 * panel.groups);
+    for (w, c) in wg.chunks_exact(4).zip(body.chunks_exact(8)) {
+        let w = word(w);
+        let (lo, hi) = (sxtb16(w), sxtb16_ror8(w));
+        a0 = smlad(hi, c[1], smlad(lo, c[0], a0));
+        a1 = smlad(hi, c[3], smlad(lo, c[2], a1));
+        a2 = smlad(hi, c[5], smlad(lo, c[4], a2));
+        a3 = smlad(hi, c[7], smlad(lo, c[6], a3));
+    }
+    let t = panel.tail;
+    for (i, &w) in wt.iter().enumerate() {
+        let w = i32::from(w);
+        a0 = a0.wrapping_add(w * tail[i] as i32);
+        a1 = a1.wrapping_add(w * tail[t + i] as i32);
+        a2 = a2.wrapping_add(w * tail[2 * t + i] as i32);
+        a3 = a3.wrapping_add(w * tail[3 * t + i] as i32);
+    }
+    [a0, a1, a2, a3]
+}
+
+/// `(acc0 + filter0 . column, acc1 + filter1 . column)` for a one-column panel.
+#[inline(always)]
+fn dot1x2(f0: &[i8], f1: &[i8], words: &[u32], panel: Panel, acc: [i32; 2]) -> [i32; 2] {
+    let [mut a0, mut a1] = acc;
+    let (body, tail) = words.split_at(2 * panel.groups);
+    let split = 4 * panel.groups;
+    for ((w0, w1), c) in f0[..split]
+        .chunks_exact(4)
+        .zip(f1[..split].chunks_exact(4))
+        .zip(body.chunks_exact(2))
+    {
+        let (w0, w1) = (word(w0), word(w1));
+        a0 = smlad(sxtb16_ror8(w0), c[1], smlad(sxtb16(w0), c[0], a0));
+        a1 = smlad(sxtb16_ror8(w1), c[1], smlad(sxtb16(w1), c[0], a1));
+    }
+    for ((&w0, &w1), &x) in f0[split..].iter().zip(&f1[split..]).zip(tail) {
+        a0 = a0.wrapping_add(i32::from(w0) * x as i32);
+        a1 = a1.wrapping_add(i32::from(w1) * x as i32);
+    }
+    [a0, a1]
+}
+
+/// The packed convolution: the same output as [`Conv2d::eval`], using `scratch` for the panel.
+/// Returns `false` (and writes nothing) when `scratch` cannot hold the panel.
+pub fn conv2d(k: &Conv2d<'_>, input: &[i8], output: &mut [i8], scratch: &mut [i8]) -> bool {
+    let panel = conv_panel(k);
+    let Some(words) = panel_words(scratch, panel) else {
+        return false;
+    };
+    let g = &k.geometry;
+    let per_filter = g.kernel_h * g.kernel_w * g.in_c;
+    let positions = g.out_h * g.out_w;
+    let mut first = 0;
+    while first < positions {
+        let n = (positions - first).min(CONV_COLUMNS);
+        for j in 0..CONV_COLUMNS {
+            // A partial last panel repeats its last position in the unused columns.
+            let p = first + j.min(n - 1);
+            let (oy, ox) = (p / g.out_w, p % g.out_w);
+            fill_im2col(words, panel, j, g, input, oy, ox, k.input_offset);
+        }
+        for (oc, filter) in k.weights.chunks_exact(per_filter).enumerate() {
+            let b = k.channels.bias(oc);
+            let acc = dot4(filter, words, panel, [b; 4]);
+            let rq = k.channels.requant(oc);
+            for (j, &a) in acc.iter().enumerate().take(n) {
+                output[(first + j) * g.out_c + oc] = rq.apply(a);
+            }
+        }
+        first += n;
+    }
+    true
+}
+
+/// The packed dense layer: the same output as [`Dense::eval`], using `scratch` for the
+/// widened input. Returns `false` (and writes nothing) when `scratch` cannot hold it.
+pub fn dense(k: &Dense<'_>, input: &[i8], output: &mut [i8], scratch: &mut [i8]) -> bool {
+    let panel = dense_panel(k);
+    let Some(words) = panel_words(scratch, panel) else {
+        return false;
+    };
+    fill_vector(words, panel, 0, input, k.input_offset);
+    let mut filters = k.weights.chunks_exact(k.depth);
+    let mut oc = 0;
+    while oc < k.out_c {
+        let (Some(f0), f1) = (filters.next(), filters.next()) else {
+            break;
+        };
+        let (b0, b1) = (k.channels.bias(oc), k.channels.bias(oc + 1));
+        // An odd last channel pairs with itself.
+        let [a0, a1] = dot1x2(f0, f1.unwrap_or(f0), words, panel, [b0, b1]);
+        output[oc] = k.channels.requant(oc).apply(a0);
+        if f1.is_some() {
+            output[oc + 1] = k.channels.requant(oc + 1).apply(a1);
+        }
+        oc += 2;
+    }
+    true
+}

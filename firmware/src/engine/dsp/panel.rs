@@ -1,0 +1,171 @@
+//! The packed operand layout of the DSP kernels: im2col columns of `P` output positions,
+//! offset by `-input_zero_point` and widened to i16, two values per 32-bit word in the order
+//! that `SXTB16` unpacks the weights.
+//!
+//! A column has `K` values (`K = kernel_h * kernel_w * in_c` for a convolution, the input size
+//! for a dense layer) in the weights' order. Its first `4 * G` values (`G = K / 4` groups) are
+//! stored per group `g` as two words, `(x[4g], x[4g+2])` and `(x[4g+1], x[4g+3])` (low lane
+//! first), which pair lane for lane with `SXTB16 w` and `SXTB16 w, ROR #8` of the weight word
+//! `w[4g..4g+4]`. The panel interleaves the `P` columns group by group: group `g` of column `j`
+//! is at words `2P*g + 2j` and `2P*g + 2j + 1`. The `T = K % 4` remaining values of column `j`
+//! follow all groups, one i32 per word, at `2P*G + j*T + t`. Padding taps are 0 (they stand for
+//! `x = zero_point`).
+
+use super::packed::{pack, sxtab16, sxtab16_ror8, word};
+use crate::engine::kernels::Geometry;
+
+/// The shape of a panel: `P` columns of `K` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Panel {
+    /// Columns (output positions) interleaved, `P`.
+    pub columns: usize,
+    /// Full groups of 4 values per column, `G = K / 4`.
+    pub groups: usize,
+    /// Values after the groups, `T = K % 4`.
+    pub tail: usize,
+}
+
+impl Panel {
+    /// A panel of `columns` columns of `k` values.
+    pub const fn new(columns: usize, k: usize) -> Self {
+        Self {
+            columns,
+            groups: k / 4,
+            tail: k % 4,
+        }
+    }
+
+    /// Words the panel occupies: `2P*G + P*T`.
+    pub const fn words(&self) -> usize {
+        2 * self.columns * self.groups + self.columns * self.tail
+    }
+
+    /// Bytes of scratch that always hold the panel, whatever the scratch's alignment.
+    pub const fn scratch_bytes(&self) -> usize {
+        4 * self.words() + 3
+    }
+}
+
+/// Writes one column of a panel, value by value or four at a time.
+struct Writer<'p> {
+    words: &'p mut [u32],
+    panel: Panel,
+    column: usize,
+    group: usize,
+    pending: [i16; 4],
+    count: usize,
+}
+
+impl<'p> Writer<'p> {
+    fn new(words: &'p mut [u32], panel: Panel, column: usize) -> Self {
+        Self {
+            words,
+            panel,
+            column,
+            group: 0,
+            pending: [0; 4],
+            count: 0,
+        }
+    }
+
+    /// Index of the first word of the current group in this column.
+    #[inline(always)]
+    fn at(&self) -> usize {
+        2 * self.panel.columns * self.group + 2 * self.column
+    }
+
+    /// Stores a whole group (only when no single value is pending).
+    #[inline(always)]
+    fn group_words(&mut self, even: u32, odd: u32) {
+        let at = self.at();
+        self.words[at] = even;
+        self.words[at + 1] = odd;
+        self.group += 1;
+    }
+
+    #[inline(always)]
+    fn value(&mut self, v: i16) {
+        self.pending[self.count] = v;
+        self.count += 1;
+        if self.count == 4 {
+            let p = self.pending;
+            self.count = 0;
+            self.group_words(pack(p[0], p[2]), pack(p[1], p[3]));
+        }
+    }
+
+    fn finish(self) {
+        let base = 2 * self.panel.columns * self.panel.groups + self.column * self.panel.tail;
+        for (t, &v) in self.pending[..self.count].iter().enumerate() {
+            self.words[base + t] = i32::from(v) as u32;
+        }
+    }
+}
+
+/// Fills column `column` of `words` (a `panel`) with `values` (`K` int8 values, NHWC order)
+/// offset by `offset` (`-input_zero_point`). Four at a time when `K % 4 == 0`.
+pub fn fill_vector(words: &mut [u32], panel: Panel, column: usize, values: &[i8], offset: i32) {
+    let mut w = Writer::new(words, panel, column);
+    if panel.tail == 0 {
+        let off = pack(offset as i16, offset as i16);
+        for q in values.chunks_exact(4) {
+            let x = word(q);
+            w.group_words(sxtab16(off, x), sxtab16_ror8(off, x));
+        }
+    } else {
+        for &v in values {
+            w.value((i32::from(v) + offset) as i16);
+        }
+    }
+    w.finish();
+}
+
+/// Fills column `column` of `words` (a `panel`) with the im2col column of output position
+/// `(oy, ox)` of a convolution over `input` with geometry `g`, offset by `offset`.
+pub fn fill_im2col(
+    words: &mut [u32],
+    panel: Panel,
+    column: usize,
+    g: &Geometry,
+    input: &[i8],
+    oy: usize,
+    ox: usize,
+    offset: i32,
+) {
+    let mut w = Writer::new(words, panel, column);
+    let off = pack(offset as i16, offset as i16);
+    let fast = g.in_c % 4 == 0;
+    for ky in 0..g.kernel_h {
+        let row = g.in_row(oy, ky);
+        for kx in 0..g.kernel_w {
+            match (row, g.in_col(ox, kx)) {
+                (Some(iy), Some(ix)) => {
+                    let at = (iy * g.in_w + ix) * g.in_c;
+                    let x = &input[at..at + g.in_c];
+                    if fast {
+                        for q in x.chunks_exact(4) {
+                            let q = word(q);
+                            w.group_words(sxtab16(off, q), sxtab16_ror8(off, q));
+                        }
+                    } else {
+                        for &v in x {
+                            w.value((i32::from(v) + offset) as i16);
+                        }
+                    }
+                }
+                _ => {
+                    if fast {
+                        for _ in 0..g.in_c / 4 {
+                            w.group_words(0, 0);
+                        }
+                    } else {
+                        for _ in 0..g.in_c {
+                            w.value(0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    w.finish();
+}

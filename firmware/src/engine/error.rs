@@ -1,0 +1,74 @@
+//! What can go wrong when preparing or feeding the engine. Evaluation itself cannot fail.
+
+use core::fmt;
+
+use siamedge_format::FormatError;
+
+/// An engine error: every variant names the values a person needs to act on it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The arena is smaller than the model asks for (`max(model.arena_bytes(),
+    /// model.min_arena_bytes())`), in bytes.
+    ArenaTooSmall {
+        /// Bytes the model needs.
+        needed: usize,
+        /// Bytes the arena has.
+        available: usize,
+    },
+    /// An input (tensor or pixel buffer) has the wrong number of elements.
+    InputLength {
+        /// Elements the model's input has (`height * width * channels`).
+        expected: usize,
+        /// Elements given.
+        found: usize,
+    },
+    /// A layer this engine does not run, and why.
+    Unsupported {
+        /// Index of the layer in the model.
+        layer: usize,
+        /// The layer's kind name (e.g. `"dense"`).
+        kind: &'static str,
+        /// What about it is not supported.
+        reason: &'static str,
+    },
+    /// The model file did not decode (host helpers that take bytes).
+    Model(FormatError),
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::ArenaTooSmall { needed, available } => write!(
+                f,
+                "the model needs an arena of {needed} bytes, the arena has {available}"
+            ),
+            EngineError::InputLength { expected, found } => write!(
+                f,
+                "input has {found} elements, the model expects {expected}"
+            ),
+            EngineError::Unsupported {
+                layer,
+                kind,
+                reason,
+            } => write!(f, "layer {layer} ({kind}) is not supported: {reason}"),
+            EngineError::Model(e) => write!(f, "model file: {e}"),
+        }
+    }
+}
+
+impl From<FormatError> for EngineError {
+    fn from(e: FormatError) -> Self {
+        EngineError::Model(e)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for EngineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EngineError::Model(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! The int8 inference engine: runs a `siamedge-format` [`Model`] (decoded zero-copy, typically
+//! from flash) in a caller-provided [`Arena`], without an allocator.
+//!
+//! The same code is the firmware's engine (Cortex-M, `no_std`) and the host's *integer reference
+//! executor* ([`run_model`], feature `std`): the trainer's exporter and the parity tests call it,
+//! so there is one int8 answer per model and input.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let bytes = siamedge_firmware::engine::doc_model()?;
+//! use siamedge_firmware::engine::{quantize_image, Arena, Engine};
+//! use siamedge_format::Model;
+//!
+//! let model = Model::decode(&bytes)?;
+//! let mut arena = Arena::<1024>::new(); // in firmware: a `static`
+//! let mut engine = Engine::new(&model, &mut arena)?;
+//! let pixels = [128u8; 16]; // a 4x4 grey image
+//! quantize_image(model.input(), &pixels, engine.input_mut())?;
+//! let embedding: &[i8] = engine.invoke();
+//! assert_eq!(embedding.len(), usize::from(model.embedding().dim));
+//! # Ok(()) }
+//! ```
+//!
+//! # Phases
+//! [`Engine::new`] is the prepare phase: it checks the arena size, checks each weighted layer's
+//! accumulator range, and plans every layer (kernel parameters, tensor places; see `plan`).
+//! [`Engine::invoke`] is the eval phase: no allocation, no failure, no panic on a model that
+//! decoded.
+//!
+//! # Arithmetic (the contract the trainer's fake-quant matches)
+//! - Conv2d, DepthwiseConv2d, Dense: `acc = bias[o] + sum w * (x - zp_in)` in i32 (int8 x int8
+//!   products; padding taps contribute 0); then
+//!   `y = clamp(MultiplyByQuantizedMultiplier(acc, multiplier[o], shift[o]) + zp_out, act.min,
+//!   act.max)`, TFLite's double rounding: `SaturatingRoundingDoublingHighMul` (round to nearest,
+//!   ties toward +infinity) then `RoundingDivideByPOT` (round to nearest, ties away from zero);
+//!   see [`kernels::requant`]. Prepare refuses a layer whose accumulator could overflow i32.
+//! - MaxPool2d: maximum of the real cells (padding excluded).
+//! - AvgPool2d and GlobalAvgPool: `sum(q) / count` over the real cells, rounded half away from
+//!   zero (TFLite: `(sum ± count/2) / count` truncating), on the raw int8 values `q`.
+//! - L2Normalize: TFLite's integer algorithm (`GetInvSqrtQuantizedMultiplierExp`, Newton-Raphson
+//!   in fixed point), output `clamp(round(128 * d_i / ||d||), -128, 127)` up to that
+//!   algorithm's rounding, `d = q - zp_in`; see [`kernels::l2norm`].
+//! - Every layer's output is then clamped to its activation range (a Reshape with an activation
+//!   clamps in place).
+//!
+//! # Kernels
+//! The reference kernels ([`kernels`]) run everywhere. With the `dsp` feature, convolutions and
+//! dense layers use the packed dual-16-bit kernels of [`dsp`] (SMLAD/SXTB16 on Cortex-M4/M7, a
+//! bit-exact portable emulation elsewhere), which give the same bytes.
+
+pub mod arena;
+pub mod dsp;
+pub mod error;
+pub mod kernels;
+pub mod plan;
+
+pub use arena::Arena;
+pub use error::EngineError;
+
+use siamedge_format::{InputSpec, Model, MAX_INPUT_CHANNELS, MAX_LAYERS};
+
+use self::plan::{Op, Side, Step};
+
+/// A model prepared to run in an arena. `'m`: the model bytes; `'a`: the arena.
+///
+/// The input tensor is `height x width x channels` int8 (NHWC, the model input's quantization);
+/// the output is the embedding, `model.embedding().dim` int8 values at scale
+/// `model.embedding().scale`, zero point 0.
+pub struct Engine<'m, 'a> {
+    steps: heapless::Vec<Step<'m>, MAX_LAYERS>,
+    arena: &'a mut [i8],
+    input_len: usize,
+    output: Side,
+    output_len: usize,
+}
+
+impl core::fmt::Debug for Engine<'_, '_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Engine")
+            .field("layers", &self.steps.len())
+            .field("arena_bytes", &self.arena.len())
+            .field("input_len", &self.input_len)
+            .field("output_len", &self.output_len)
+            .finish()
+    }
+}
+
+/// The bytes of `side` for a tensor of `len` bytes in an arena of `total`.
+fn range(side: Side, len: usize, total: usize) -> core::ops::Range<usize> {
+    match side {
+        Side::Front => 0..len,
+        Side::Back => total - len..total,
+    }
+}
+
+/// The arena bytes `model` needs: `max(model.arena_bytes(), model.min_arena_bytes())`.
+pub fn needed_arena_bytes(model: &Model<'_>) -> usize {
+    let need = u64::from(model.arena_bytes()).max(model.min_arena_bytes());
+    usize::try_from(need).unwrap_or(usize::MAX)
+}
+
+impl<'m, 'a> Engine<'m, 'a> {
+    /// Prepares `model` to run in `arena`. [`EngineError::ArenaTooSmall`] when `N` is below
+    /// `max(model.arena_bytes(), model.min_arena_bytes())`; [`EngineError::Unsupported`] for a
+    /// layer whose i32 accumulator could overflow.
+    pub fn new<const N: usize>(
+        model: &Model<'m>,
+        arena: &'a mut Arena<N>,
+    ) -> Result<Self, EngineError> {
+        Self::with_buffer(model, arena.as_mut_slice())
+    }
+
+    /// As [`Engine::new`], in any buffer (e.g. a heap buffer on a host). Every byte of `buffer`
+    /// is used: bytes beyond what the model needs become scratch for the DSP kernels.
+    pub fn with_buffer(model: &Model<'m>, buffer: &'a mut [i8]) -> Result<Self, EngineError> {
+        let needed = needed_arena_bytes(model);
+        if buffer.len() < needed {
+            return Err(EngineError::ArenaTooSmall {
+                needed,
+                available: buffer.len(),
+            });
+        }
+        let input_len = model.input().shape().elements() as usize;
+        let mut steps = heapless::Vec::new();
+        let mut side = Side::Front;
+        for (index, layer) in model.layers().iter().enumerate() {
+            let op = Op::prepare(index, layer)?;
+            let output = if op.in_place() { side } else { side.other() };
+            let mut step = Step {
+                op,
+                input: side,
+                input_len: layer.input.elements() as usize,
+                output,
+                output_len: layer.output.elements() as usize,
+                packed: false,
+            };
+            step.packed = cfg!(feature = "dsp") && !op.in_place() && packed_fits(buffer, &step);
+            // A decoded model has at most MAX_LAYERS layers.
+            let _ = steps.push(step);
+            side = output;
+        }
+        let output_len = model
+            .layers()
+            .last()
+            .map_or(input_len, |l| l.output.elements() as usize);
+        Ok(Self {
+            steps,
+            arena: buffer,
+            input_len,
+            output: side,
+            output_len,
+        })
+    }
+
+    /// Elements of the input tensor (`height * width * channels`).
+    pub fn input_len(&self) -> usize {
+        self.input_len
+    }
+
+    /// Elements of the output (the embedding dimension).
+    pub fn output_len(&self) -> usize {
+        self.output_len
+    }
+
+    /// Layers that run a packed DSP kernel (feature `dsp`, and the arena leaves room for its
+    /// scratch; see [`dsp::arena_bytes`]); the others run the reference kernels.
+    pub fn packed_layers(&self) -> usize {
+        self.steps.iter().filter(|s| s.packed).count()
+    }
+
+    /// Multiply-accumulates per inference over all layers (padding taps included).
+    pub fn macs(&self) -> u64 {
+        self.steps.iter().map(|s| s.op.macs()).sum()
+    }
+
+    /// The input tensor in the arena, to fill before [`invoke`](Self::invoke) (e.g. with
+    /// [`quantize_image`]). `invoke` overwrites it: fill it again before each inference.
+    pub fn input_mut(&mut self) -> &mut [i8] {
+        let total = self.arena.len();
+        &mut self.arena[range(Side::Front, self.input_len, total)]
+    }
+
+    /// Runs the model on the input tensor and returns the output (`output_len()` int8 values).
+    /// Allocation-free and infallible.
+    pub fn invoke(&mut self) -> &[i8] {
+        let total = self.arena.len();
+        for step in &self.steps {
+            match step.op {
+                Op::Nothing => {}
+                Op::Clamp { min, max } => {
+                    let r = range(step.input, step.input_len, total);
+                    kernels::clamp(&mut self.arena[r], min, max);
+                }
+                op => {
+                    let (input, output, scratch) = split(self.arena, step);
+                    eval(&op, step.packed, input, output, scratch);
+                }
+            }
+        }
+        &self.arena[range(self.output, self.output_len, total)]
+    }
+
+    /// Copies `input` (`input_len()` int8 values, NHWC) into the arena and runs the model.
+    pub fn run(&mut self, input: &[i8]) -> Result<&[i8], EngineError> {
+        if input.len() != self.input_len {
+            return Err(EngineError::InputLength {
+                expected: self.input_len,
+                found: input.len(),
+            });
+        }
+        self.input_mut().copy_from_slice(input);
+        Ok(self.invoke())
+    }
+}
+
+/// Splits the arena into a step's input, output and the free bytes between them.
+fn split<'b>(arena: &'b mut [i8], step: &Step<'_>) -> (&'b [i8], &'b mut [i8], &'b mut [i8]) {
+    let total = arena.len();
+    match step.input {
+        Side::Front => {
+            let (input, rest) = arena.split_at_mut(step.input_len);
+            let (scratch, output) = rest.split_at_mut(total - step.input_len - step.output_len);
+            (input, output, scratch)
+        }
+        Side::Back => {
+            let (rest, input) = arena.split_at_mut(total - step.input_len);
+            let (output, scratch) = rest.split_at_mut(step.output_len);
+            (input, output, scratch)
+        }
+    }
+}
+
+/// Whether the scratch of `step` in `arena` holds its packed kernel's panel.
+fn packed_fits(arena: &mut [i8], step: &Step<'_>) -> bool {
+    let (_, _, scratch) = split(arena, step);
+    match &step.op {
+        Op::Conv2d(k) => dsp::matmul::panel_words(scratch, dsp::matmul::conv_panel(k)).is_some(),
+        Op::Dense(k) => dsp::matmul::panel_words(scratch, dsp::matmul::dense_panel(k)).is_some(),
+        _ => false,
+    }
+}
+
+/// Runs one non-in-place op, through its packed kernel when `packed` (the packed kernels fall
+/// back to nothing: `packed` was checked against this very scratch at prepare).
+fn eval(op: &Op<'_>, packed: bool, input: &[i8], output: &mut [i8], scratch: &mut [i8]) {
+    match op {
+        Op::Conv2d(k) => {
+            if !(packed && dsp::matmul::conv2d(k, input, output, scratch)) {
+                k.eval(input, output)
+            }
+        }
+        Op::Depthwise(k) => k.eval(input, output),
+        Op::Dense(k) => {
+            if !(packed && dsp::matmul::dense(k, input, output, scratch)) {
+                k.eval(input, output)
+            }
+        }
+        Op::Pool(k) => k.eval(input, output),
+        Op::GlobalAverage(k) => k.eval(input, output),
+        Op::L2Norm(k) => k.eval(input, output),
+        Op::Clamp { .. } | Op::Nothing => {}
+    }
+}
+
+/// Quantizes an image to the model input: `pixels` is `height x width x channels` u8 (HWC, grey
+/// when `channels` is 1), `out` the `height * width * channels` int8 input tensor; each value is
+/// [`InputSpec::quantize_pixel`] of its pixel, through a 256-entry table per channel.
+/// [`EngineError::InputLength`] when either length is not the input's element count.
+pub fn quantize_image(input: &InputSpec, pixels: &[u8], out: &mut [i8]) -> Result<(), EngineError> {
+    let expected = input.shape().elements() as usize;
+    for found in [pixels.len(), out.len()] {
+        if found != expected {
+            return Err(EngineError::InputLength { expected, found });
+        }
+    }
+    let channels = usize::from(input.channels).min(MAX_INPUT_CHANNELS);
+    let mut table = [[0i8; 256]; MAX_INPUT_CHANNELS];
+    for (ch, t) in table.iter_mut().enumerate().take(channels) {
+        for (p, v) in t.iter_mut().enumerate() {
+            *v = input.quantize_pixel(ch, p as u8).unwrap_or(0);
+        }
+    }
+    for (px, o) in pixels
+        .chunks_exact(channels)
+        .zip(out.chunks_exact_mut(channels))
+    {
+        for ((&p, o), t) in px.iter().zip(o.iter_mut()).zip(&table) {
+            *o = t[usize::from(p)];
+        }
+    }
+    Ok(())
+}
+
+/// The host integer reference executor: runs `model` on `input` (NHWC int8, the model input's
+/// quantization) in a heap arena of [`dsp::arena_bytes`] (what the model asks for plus the
+/// DSP scratch, so a `dsp` build runs every packed kernel), and
+/// returns the embedding (`model.embedding().dim` int8 values).
+#[cfg(feature = "std")]
+pub fn run_model(model: &Model<'_>, input: &[i8]) -> Result<Vec<i8>, EngineError> {
+    let size = dsp::arena_bytes(model);
+    let mut buffer = vec![0i8; size];
+    let mut engine = Engine::with_buffer(model, &mut buffer)?;
+    Ok(engine.run(input)?.to_vec())
+}
+
+/// [`run_model`] on the bytes of a model file ([`EngineError::Model`] when they do not decode).
+#[cfg(feature = "std")]
+pub fn run_model_bytes(model: &[u8], input: &[i8]) -> Result<Vec<i8>, EngineError> {
+    run_model(&Model::decode(model)?, input)
+}
+
+/// The bytes of a small model for the examples in these docs.
+#[cfg(feature = "std")]
+#[doc(hidden)]
+pub fn doc_model() -> Result<Vec<u8>, siamedge_format::FormatError> {
+    use siamedge_format::{
+        Activation, DecisionSpec, EmbeddingSpec, LayerKind, LayerSpec, MetricSpec, ModelSpec,
+        OperatingPoint, Quant, Shape, Task, Window,
+    };
+    let q_in = Quant::new(1.0 / 128.0, 0);
+    let q_mid = Quant::new(0.05, -3);
+    let conv = LayerSpec::weighted(
+        LayerKind::Conv2d(Window::new(3, 3, 1, 1)),
+        Shape::new(4, 4, 1),
+        q_in,
+        q_mid,
+        vec![
+            1, -2, 3, -4, 5, -6, 7, -8, 9, 10, 20, 30, -40, -50, -60, 70, 80, 127,
+        ],
+        vec![0.01, 0.02],
+        vec![10, -5],
+    )?
+    .with_activation(Activation::relu(q_mid));
+    let gap = LayerSpec::pool(LayerKind::GlobalAvgPool, conv.output, q_mid)?;
+    let dense = LayerSpec::weighted(
+        LayerKind::Dense,
+        gap.output,
+        q_mid,
+        Quant::new(0.02, 0),
+        vec![100, -100, 50, 50, -1, 1],
+        vec![0.001, 0.002, 0.003],
+        vec![1, 2, 3],
+    )?;
+    let mean = heapless::Vec::from_slice(&[0.5]).unwrap_or_default();
+    ModelSpec {
+        task: Task::Generic,
+        input: siamedge_format::InputSpec {
+            width: 4,
+            height: 4,
+            channels: 1,
+            mean: mean.clone(),
+            std: mean,
+            quant: q_in,
+        },
+        embedding: EmbeddingSpec {
+            dim: 3,
+            scale: 0.02,
+            l2_normalized: false,
+        },
+        metric: MetricSpec::L2,
+        decision: DecisionSpec::new(
+            &[OperatingPoint {
+                far: 1e-3,
+                threshold: 1.0,
+            }],
+            0,
+            1.0,
+        )?,
+        arena_bytes: None,
+        layers: vec![conv, gap, dense],
+    }
+    .to_bytes()
+}
