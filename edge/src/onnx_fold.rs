@@ -29,7 +29,7 @@ fn values(t: &TensorProto) -> Result<Vec<f64>, String> {
     let count: i64 = t.dims.iter().product();
     let count = usize::try_from(count).map_err(|_| format!("tensor `{}` has negative dims", t.name))?;
     let raw = &t.raw_data;
-    let dt = DataType::try_from(t.data_type).map_err(|_| format!("unknown data type {}", t.data_type))?;
+    let dt = DataType::from_i32(t.data_type).ok_or_else(|| format!("unknown data type {}", t.data_type))?;
     let out: Vec<f64> = match dt {
         DataType::Float if !raw.is_empty() => raw
             .chunks_exact(4)

@@ -25,6 +25,10 @@ enum Command {
     /// Train a Siamese encoder (or a 2-channel / hybrid pair scorer) on ORL or MNIST, select it on
     /// validation identities and judge it on the held-out ones.
     Train(Box<cli::train::TrainArgs>),
+    /// Export a trained run to models/NAME/: model.onnx, model.int8.onnx, model.sgm and the model
+    /// card (card.json, CARD.md) with f32, int8-reference and int8-tract results beside the
+    /// baselines.
+    Export(Box<cli::export::ExportArgs>),
 }
 
 fn main() -> Result<()> {
@@ -33,5 +37,6 @@ fn main() -> Result<()> {
         Command::Data(args) => cli::data::run(args, cli.verbose),
         Command::Baseline(args) => cli::baseline::run(args, cli.verbose),
         Command::Train(args) => cli::train::run(*args, cli.verbose),
+        Command::Export(args) => cli::export::run(*args, cli.verbose),
     }
 }

@@ -3,4 +3,5 @@
 
 pub mod baseline;
 pub mod data;
+pub mod export;
 pub mod train;
