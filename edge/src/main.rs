@@ -123,7 +123,10 @@ fn load(cli: &Cli) -> Result<Runtime> {
             "model.int8.onnx"
         })
     });
-    let sgm = cli.sgm.clone().unwrap_or_else(|| cli.model.join("model.sgm"));
+    let sgm = cli
+        .sgm
+        .clone()
+        .unwrap_or_else(|| cli.model.join("model.sgm"));
     Runtime::load(&onnx, &sgm)
         .with_context(|| format!("loading {} with {}", onnx.display(), sgm.display()))
 }
@@ -238,8 +241,11 @@ fn main() -> Result<()> {
             let Some(d) = g.verify(*subject, probe.as_ref(), &rt.metric(), &decision)? else {
                 bail!("subject {subject} is not enrolled in {}", gallery.display());
             };
-            print(cli.json, &DecisionJson::new(*subject, d, point.threshold), || {
-                format!(
+            print(
+                cli.json,
+                &DecisionJson::new(*subject, d, point.threshold),
+                || {
+                    format!(
                     "{} subject {subject}: distance {:.4} (threshold {:.4} at FAR {}), score {:.3}",
                     if d.accept { "ACCEPT" } else { "REJECT" },
                     d.distance,
@@ -247,7 +253,8 @@ fn main() -> Result<()> {
                     point.far,
                     d.score
                 )
-            })
+                },
+            )
         }
         Command::Identify { gallery, image } => {
             let g = open_gallery(gallery, &rt, false)?;
@@ -257,19 +264,21 @@ fn main() -> Result<()> {
                 None => print(cli.json, &serde_json::Value::Null, || {
                     "the gallery is empty".to_string()
                 }),
-                Some((subject, d)) => print(cli.json, &DecisionJson::new(subject, d, threshold), || {
-                    if d.accept {
-                        format!(
-                            "subject {subject}: distance {:.4} (threshold {:.4}), score {:.3}",
-                            d.distance, threshold, d.score
-                        )
-                    } else {
-                        format!(
+                Some((subject, d)) => {
+                    print(cli.json, &DecisionJson::new(subject, d, threshold), || {
+                        if d.accept {
+                            format!(
+                                "subject {subject}: distance {:.4} (threshold {:.4}), score {:.3}",
+                                d.distance, threshold, d.score
+                            )
+                        } else {
+                            format!(
                             "unknown: nearest is subject {subject} at distance {:.4} (threshold {:.4})",
                             d.distance, threshold
                         )
-                    }
-                }),
+                        }
+                    })
+                }
             }
         }
         Command::Embed { image } => {
@@ -298,13 +307,17 @@ fn main() -> Result<()> {
         Command::Remove { gallery, subject } => {
             let mut g = open_gallery(gallery, &rt, false)?;
             let removed = g.remove(*subject)?.is_some();
-            print(cli.json, &serde_json::json!({ "subject": subject, "removed": removed }), || {
-                if removed {
-                    format!("removed subject {subject}")
-                } else {
-                    format!("subject {subject} was not enrolled")
-                }
-            })
+            print(
+                cli.json,
+                &serde_json::json!({ "subject": subject, "removed": removed }),
+                || {
+                    if removed {
+                        format!("removed subject {subject}")
+                    } else {
+                        format!("subject {subject} was not enrolled")
+                    }
+                },
+            )
         }
     }
 }

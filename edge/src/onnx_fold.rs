@@ -27,9 +27,11 @@ pub struct FoldError {
 
 fn values(t: &TensorProto) -> Result<Vec<f64>, String> {
     let count: i64 = t.dims.iter().product();
-    let count = usize::try_from(count).map_err(|_| format!("tensor `{}` has negative dims", t.name))?;
+    let count =
+        usize::try_from(count).map_err(|_| format!("tensor `{}` has negative dims", t.name))?;
     let raw = &t.raw_data;
-    let dt = DataType::from_i32(t.data_type).ok_or_else(|| format!("unknown data type {}", t.data_type))?;
+    let dt = DataType::from_i32(t.data_type)
+        .ok_or_else(|| format!("unknown data type {}", t.data_type))?;
     let out: Vec<f64> = match dt {
         DataType::Float if !raw.is_empty() => raw
             .chunks_exact(4)
@@ -45,7 +47,12 @@ fn values(t: &TensorProto) -> Result<Vec<f64>, String> {
         DataType::Int8 | DataType::Uint8 | DataType::Int32 => {
             t.int32_data.iter().map(|&v| f64::from(v)).collect()
         }
-        other => return Err(format!("tensor `{}` of type {other:?} is not supported", t.name)),
+        other => {
+            return Err(format!(
+                "tensor `{}` of type {other:?} is not supported",
+                t.name
+            ))
+        }
     };
     if out.len() != count {
         return Err(format!(
@@ -93,7 +100,10 @@ fn dequantize(
     let axis = axis as usize;
     let len = x.dims[axis] as usize;
     if ss.len() != len {
-        return Err(format!("{} scales for axis {axis} of length {len}", ss.len()));
+        return Err(format!(
+            "{} scales for axis {axis} of length {len}",
+            ss.len()
+        ));
     }
     let inner: usize = x.dims[axis + 1..].iter().product::<i64>() as usize;
     Ok(xs
@@ -121,7 +131,10 @@ pub fn fold_constant_dequantize(model: &mut ModelProto) -> Result<usize, FoldErr
     let mut kept = Vec::with_capacity(graph.node.len());
     for node in std::mem::take(&mut graph.node) {
         let all_const = node.op_type == "DequantizeLinear"
-            && node.input.iter().all(|i| i.is_empty() || consts.contains_key(i))
+            && node
+                .input
+                .iter()
+                .all(|i| i.is_empty() || consts.contains_key(i))
             && node.output.len() == 1;
         if !all_const {
             kept.push(node);
@@ -136,7 +149,12 @@ pub fn fold_constant_dequantize(model: &mut ModelProto) -> Result<usize, FoldErr
             node: name.clone(),
             reason,
         };
-        let get = |i: usize| node.input.get(i).filter(|s| !s.is_empty()).and_then(|s| consts.get(s));
+        let get = |i: usize| {
+            node.input
+                .get(i)
+                .filter(|s| !s.is_empty())
+                .and_then(|s| consts.get(s))
+        };
         let x = get(0).ok_or_else(|| err("no input".into()))?;
         let scale = get(1).ok_or_else(|| err("no scale".into()))?;
         let y = dequantize(x, scale, get(2), axis_attr(&node.attribute)).map_err(err)?;
@@ -195,7 +213,10 @@ mod tests {
             "s",
             &[3],
             DataType::Float,
-            [1.0f32, 10.0, 100.0].iter().flat_map(|v| v.to_le_bytes()).collect(),
+            [1.0f32, 10.0, 100.0]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
         );
         let y = dequantize(&x, &s3, None, 1).unwrap();
         assert_eq!(y, vec![1.0, 30.0, -100.0, 1.0, 20.0, 300.0]);

@@ -52,7 +52,10 @@ pub fn to_input(img: &GrayImage, spec: &InputSpec, path: &Path) -> Result<Vec<f3
     if spec.channels != 1 {
         return Err(EdgeError::Unsupported {
             path: path.to_path_buf(),
-            what: format!("a {}-channel model input (only grey is supported)", spec.channels),
+            what: format!(
+                "a {}-channel model input (only grey is supported)",
+                spec.channels
+            ),
         });
     }
     let (w, h) = (usize::from(spec.width), usize::from(spec.height));
@@ -63,7 +66,10 @@ pub fn to_input(img: &GrayImage, spec: &InputSpec, path: &Path) -> Result<Vec<f3
         }
     })?;
     let (mean, std) = (spec.mean[0], spec.std[0]);
-    Ok(resized.into_iter().map(|p| (p / 255.0 - mean) / std).collect())
+    Ok(resized
+        .into_iter()
+        .map(|p| (p / 255.0 - mean) / std)
+        .collect())
 }
 
 #[cfg(test)]

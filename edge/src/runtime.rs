@@ -46,7 +46,10 @@ fn onnx_err(path: &Path, e: impl std::fmt::Display) -> EdgeError {
 }
 
 fn fixed_dims(path: &Path, proto: &ModelProto, output: bool) -> Result<Vec<usize>, EdgeError> {
-    let graph = proto.graph.as_ref().ok_or_else(|| onnx_err(path, "no graph"))?;
+    let graph = proto
+        .graph
+        .as_ref()
+        .ok_or_else(|| onnx_err(path, "no graph"))?;
     let list = if output { &graph.output } else { &graph.input };
     let what = if output { "output" } else { "input" };
     let vi = list
@@ -54,7 +57,10 @@ fn fixed_dims(path: &Path, proto: &ModelProto, output: bool) -> Result<Vec<usize
         .ok_or_else(|| onnx_err(path, format!("the graph has no {what}")))?;
     let Some(type_proto::Value::TensorType(t)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref())
     else {
-        return Err(onnx_err(path, format!("{what} `{}` is not a tensor", vi.name)));
+        return Err(onnx_err(
+            path,
+            format!("{what} `{}` is not a tensor", vi.name),
+        ));
     };
     let dims = t.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
     // Every dimension after the batch must be fixed.
@@ -64,7 +70,10 @@ fn fixed_dims(path: &Path, proto: &ModelProto, output: bool) -> Result<Vec<usize
             Some(Value::DimValue(v)) if v > 0 => Ok(v as usize),
             _ => Err(EdgeError::Mismatch {
                 path: path.to_path_buf(),
-                reason: format!("{what} `{}` has a non-fixed dimension after the batch", vi.name),
+                reason: format!(
+                    "{what} `{}` has a non-fixed dimension after the batch",
+                    vi.name
+                ),
             }),
         })
         .collect()

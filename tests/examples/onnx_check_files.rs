@@ -92,7 +92,13 @@ fn main() -> Result<()> {
         let bytes = spec.to_bytes()?;
         let model = Model::decode(&bytes)?;
         let q = proto::to_bytes(&qdq_onnx(&model, &[])?);
-        entries.push(record(out, name, &q, Some(model.embedding().scale), (-1.0, 1.0))?);
+        entries.push(record(
+            out,
+            name,
+            &q,
+            Some(model.embedding().scale),
+            (-1.0, 1.0),
+        )?);
     }
 
     for dir in model_dirs {

@@ -24,7 +24,11 @@ use siamedge_trainer::model::{encoder, seeded_var_builder, Encoder, EncoderConfi
 fn orl() -> Option<(OrlFaces, DataCache)> {
     let loaded = DataCache::from_env()
         .map_err(|e| e.to_string())
-        .and_then(|c| OrlFaces::load(&c).map(|f| (f, c)).map_err(|e| e.to_string()));
+        .and_then(|c| {
+            OrlFaces::load(&c)
+                .map(|f| (f, c))
+                .map_err(|e| e.to_string())
+        });
     match loaded {
         Ok(v) => Some(v),
         Err(e) if std::env::var("SIAMEDGE_REQUIRE_DATA").as_deref() == Ok("1") => {
@@ -75,7 +79,10 @@ fn candle_embed(enc: &Encoder, x: &[f32]) -> Vec<f32> {
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn tract_float(enc: &Encoder) -> OnnxEncoder {
@@ -126,9 +133,15 @@ fn candle_and_tract_float_agree_on_orl_faces_within_1e_4() {
         let rt = tract_float(&enc);
         let mut worst = 0f32;
         for (i, &person) in faces.labels.iter().enumerate() {
-            let path = dir.join(siamedge_trainer::data::orl::file_name(person, (i % 10 + 1) as u32));
+            let path = dir.join(siamedge_trainer::data::orl::file_name(
+                person,
+                (i % 10 + 1) as u32,
+            ));
             let x = to_input(&load_gray(&path).unwrap(), &spec, &path).unwrap();
-            worst = worst.max(max_abs_diff(&candle_embed(&enc, &x), &rt.embed(&x).unwrap()));
+            worst = worst.max(max_abs_diff(
+                &candle_embed(&enc, &x),
+                &rt.embed(&x).unwrap(),
+            ));
         }
         eprintln!("{cfg:?}: max abs difference over 400 faces {worst:e}");
         assert!(worst <= 1e-4, "max abs difference {worst}");
@@ -158,12 +171,20 @@ fn edge_preprocessing_matches_the_trainer_bit_for_bit() {
 /// per-axis weight dequantization matters (tract alone would use channel 0's scale everywhere).
 #[test]
 fn qdq_graph_of_every_layer_kind_runs_on_tract() {
-    for spec in [common::every_kind_spec().unwrap(), common::tiny_model_spec().unwrap()] {
+    for spec in [
+        common::every_kind_spec().unwrap(),
+        common::tiny_model_spec().unwrap(),
+    ] {
         let bytes = spec.to_bytes().unwrap();
         let model = Model::decode(&bytes).unwrap();
         let proto = qdq_onnx(&model, &[]).unwrap();
-        let rt = OnnxEncoder::from_bytes(&proto::to_bytes(&proto), Path::new("m.int8.onnx")).unwrap();
-        let weighted = model.layers().iter().filter(|l| l.kind.has_weights()).count();
+        let rt =
+            OnnxEncoder::from_bytes(&proto::to_bytes(&proto), Path::new("m.int8.onnx")).unwrap();
+        let weighted = model
+            .layers()
+            .iter()
+            .filter(|l| l.kind.has_weights())
+            .count();
         assert_eq!(rt.folded_dequantizations(), 2 * weighted);
         assert_eq!(
             rt.metadata("siamedge.model_id"),
@@ -179,7 +200,10 @@ fn qdq_graph_of_every_layer_kind_runs_on_tract() {
             assert_eq!(e.len(), usize::from(model.embedding().dim));
             for v in &e {
                 let q = v / scale;
-                assert!((q - q.round()).abs() < 1e-3 && q.abs() <= 128.5, "{v} / {scale}");
+                assert!(
+                    (q - q.round()).abs() < 1e-3 && q.abs() <= 128.5,
+                    "{v} / {scale}"
+                );
             }
         }
     }

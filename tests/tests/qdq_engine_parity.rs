@@ -27,7 +27,11 @@ use siamedge_trainer::quant::{fold, quantize_ptq, ModelMeta, RangeRule};
 use siamedge_trainer::train::orl_set;
 
 fn cosine(a: &[i8], b: &[i8]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
     let n = |v: &[i8]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     if n(a) == 0.0 && n(b) == 0.0 {
         return 1.0;
@@ -88,7 +92,10 @@ fn engine_and_tract_agree_on_every_layer_kind() {
             same += e.iter().zip(&t).filter(|(a, b)| a == b).count();
             total += e.len();
             for (a, b) in e.iter().zip(&t) {
-                assert!((i16::from(*a) - i16::from(*b)).abs() <= 2, "{name}: {e:?} vs {t:?}");
+                assert!(
+                    (i16::from(*a) - i16::from(*b)).abs() <= 2,
+                    "{name}: {e:?} vs {t:?}"
+                );
             }
         }
         eprintln!("{name}: min cosine {worst:.6}, {same}/{total} values identical");
@@ -117,9 +124,16 @@ fn engine_and_tract_agree_on_held_out_faces() {
 
     let cfg = EncoderConfig::compact(56, 46, 32);
     let varmap = VarMap::new();
-    let enc = encoder(&cfg, seeded_var_builder(&varmap, 5, &Device::Cpu).pp("encoder")).unwrap();
+    let enc = encoder(
+        &cfg,
+        seeded_var_builder(&varmap, 5, &Device::Cpu).pp("encoder"),
+    )
+    .unwrap();
     for chunk in (0..train.len()).collect::<Vec<_>>().chunks(60) {
-        let flat: Vec<f32> = chunk.iter().flat_map(|&i| train.image(i).to_vec()).collect();
+        let flat: Vec<f32> = chunk
+            .iter()
+            .flat_map(|&i| train.image(i).to_vec())
+            .collect();
         let x = Tensor::from_vec(flat, (chunk.len(), 1, 56, 46), &Device::Cpu).unwrap();
         enc.forward_t(&x, true).unwrap();
     }
@@ -131,10 +145,18 @@ fn engine_and_tract_agree_on_held_out_faces() {
         .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
         .collect();
     let folded = fold(&cfg, &weights, "encoder").unwrap();
-    let images: Vec<&[f32]> = (0..train.len()).step_by(2).map(|i| train.image(i)).collect();
+    let images: Vec<&[f32]> = (0..train.len())
+        .step_by(2)
+        .map(|i| train.image(i))
+        .collect();
     let meta = ModelMeta::placeholder(Task::Face, 0.5).unwrap();
-    let (mut spec, _) =
-        quantize_ptq(&folded, images.iter().copied(), RangeRule::Percentile(99.99), &meta).unwrap();
+    let (mut spec, _) = quantize_ptq(
+        &folded,
+        images.iter().copied(),
+        RangeRule::Percentile(99.99),
+        &meta,
+    )
+    .unwrap();
     let draft = spec.to_bytes().unwrap();
     let model = Model::decode(&draft).unwrap();
     let embed = |set: &siamedge_trainer::sampler::LabelledSet| -> Vec<Vec<i8>> {
@@ -159,7 +181,13 @@ fn engine_and_tract_agree_on_held_out_faces() {
         .map(|i| run_model(&model, &quantize_input(model.input().quant, test.image(i))).unwrap())
         .collect();
     let tract: Vec<Vec<i8>> = (0..test.len())
-        .map(|i| tract_int8(&rt, &model, &quantize_input(model.input().quant, test.image(i))))
+        .map(|i| {
+            tract_int8(
+                &rt,
+                &model,
+                &quantize_input(model.input().quant, test.image(i)),
+            )
+        })
         .collect();
     let worst = engine
         .iter()

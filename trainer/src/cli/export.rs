@@ -91,7 +91,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
     let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     if na == 0.0 || nb == 0.0 {
@@ -100,7 +104,11 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (na * nb)
 }
 
-fn f32_distances(metric: Metric<'_>, emb: &[Vec<f32>], pairs: &Pairs) -> Result<(Vec<f64>, Vec<f64>)> {
+fn f32_distances(
+    metric: Metric<'_>,
+    emb: &[Vec<f32>],
+    pairs: &Pairs,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let mut err = None;
     let d = pairs.distances(|a, b| match metric.distance(&emb[a], &emb[b]) {
         Ok(d) => f64::from(d),
@@ -120,10 +128,7 @@ fn int8_model(args: &ExportArgs, run: &Run, splits: &RunSplits) -> Result<(Vec<u
     if let Some(path) = &args.sgm {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         Model::decode(&bytes).with_context(|| format!("decoding {}", path.display()))?;
-        return Ok((
-            bytes,
-            format!("given with --sgm {}", path.display()),
-        ));
+        return Ok((bytes, format!("given with --sgm {}", path.display())));
     }
     let cfg = &run.config.model.encoder;
     let folded = fold(cfg, &run.weights, "encoder")?;
@@ -151,7 +156,9 @@ fn int8_model(args: &ExportArgs, run: &Run, splits: &RunSplits) -> Result<(Vec<u
     // identities never), all pairs.
     let draft = spec.to_bytes()?;
     let model = Model::decode(&draft)?;
-    let train: Vec<&[f32]> = (0..splits.train.len()).map(|i| splits.train.image(i)).collect();
+    let train: Vec<&[f32]> = (0..splits.train.len())
+        .map(|i| splits.train.image(i))
+        .collect();
     let emb = engine_embeddings(&model, &train)?;
     let points = calibrate_points(
         model.metric(),
@@ -234,7 +241,11 @@ pub fn run(args: ExportArgs, _verbose: u8) -> Result<()> {
     let mut f32_emb = Vec::with_capacity(images.len());
     for chunk in images.chunks(64) {
         let flat: Vec<f32> = chunk.iter().flat_map(|x| x.iter().copied()).collect();
-        let x = Tensor::from_vec(flat, (chunk.len(), cfg.in_channels, cfg.height, cfg.width), &dev)?;
+        let x = Tensor::from_vec(
+            flat,
+            (chunk.len(), cfg.in_channels, cfg.height, cfg.width),
+            &dev,
+        )?;
         let e = enc.forward_t(&x, false)?.to_vec2::<f32>()?;
         f32_emb.extend(e);
     }
@@ -253,8 +264,9 @@ pub fn run(args: ExportArgs, _verbose: u8) -> Result<()> {
     for (i, x) in images.iter().enumerate() {
         let tf = float_rt.embed(x)?;
         for (a, b) in tf.iter().zip(&f32_emb[i]) {
-            parity.f32_candle_vs_tract_max_abs =
-                parity.f32_candle_vs_tract_max_abs.max(f64::from((a - b).abs()));
+            parity.f32_candle_vs_tract_max_abs = parity
+                .f32_candle_vs_tract_max_abs
+                .max(f64::from((a - b).abs()));
         }
         let tq: Vec<i8> = int8_rt
             .embed(x)?
@@ -264,7 +276,8 @@ pub fn run(args: ExportArgs, _verbose: u8) -> Result<()> {
         let ef: Vec<f32> = engine[i].iter().map(|&q| f32::from(q) * scale).collect();
         let tqf: Vec<f32> = tq.iter().map(|&q| f32::from(q) * scale).collect();
         parity.int8_vs_f32_min_cosine = parity.int8_vs_f32_min_cosine.min(cosine(&ef, &f32_emb[i]));
-        parity.engine_vs_tract_min_cosine = parity.engine_vs_tract_min_cosine.min(cosine(&ef, &tqf));
+        parity.engine_vs_tract_min_cosine =
+            parity.engine_vs_tract_min_cosine.min(cosine(&ef, &tqf));
         tract_q.push(tq);
     }
 
@@ -312,7 +325,8 @@ pub fn run(args: ExportArgs, _verbose: u8) -> Result<()> {
                 calibrated_on: if args.sgm.is_some() {
                     "the given model file's".into()
                 } else {
-                    "all pairs of training identities (validation and test identities excluded)".into()
+                    "all pairs of training identities (validation and test identities excluded)"
+                        .into()
                 },
                 test: Some(at_threshold(&eg, &ei, f64::from(p.threshold))?),
             })
@@ -335,7 +349,9 @@ pub fn run(args: ExportArgs, _verbose: u8) -> Result<()> {
     };
     if !args.no_baselines {
         let split = match run.data {
-            RunData::Orl { fold } => orl_split(&OrlFaces::load(&cache)?, fold, (cfg.height, cfg.width))?,
+            RunData::Orl { fold } => {
+                orl_split(&OrlFaces::load(&cache)?, fold, (cfg.height, cfg.width))?
+            }
             RunData::Mnist => {
                 mnist_open_set_split(&Mnist::load(&cache, DataSet::Mnist)?, DEFAULT_PAIR_SEED)?
             }
@@ -352,9 +368,21 @@ pub fn run(args: ExportArgs, _verbose: u8) -> Result<()> {
     }
 
     let files = vec![
-        file_card(&dir, "model.onnx", "f32 encoder, ONNX opset 13 (tract, onnxruntime)")?,
-        file_card(&dir, "model.int8.onnx", "int8 encoder as QDQ ONNX, per-channel weight scales")?,
-        file_card(&dir, "model.sgm", "int8 model file for the firmware (siamedge-format SGMD v1)")?,
+        file_card(
+            &dir,
+            "model.onnx",
+            "f32 encoder, ONNX opset 13 (tract, onnxruntime)",
+        )?,
+        file_card(
+            &dir,
+            "model.int8.onnx",
+            "int8 encoder as QDQ ONNX, per-channel weight scales",
+        )?,
+        file_card(
+            &dir,
+            "model.sgm",
+            "int8 model file for the firmware (siamedge-format SGMD v1)",
+        )?,
     ];
     let float_parameters: u64 = run
         .weights

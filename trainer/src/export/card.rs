@@ -21,7 +21,10 @@ pub fn macs(model: &Model<'_>) -> u64 {
         .iter()
         .map(|l| match l.kind {
             LayerKind::Conv2d(w) => {
-                l.output.elements() * u64::from(w.kernel_h) * u64::from(w.kernel_w) * u64::from(l.input.c)
+                l.output.elements()
+                    * u64::from(w.kernel_h)
+                    * u64::from(w.kernel_w)
+                    * u64::from(l.input.c)
             }
             LayerKind::DepthwiseConv2d { window: w, .. } => {
                 l.output.elements() * u64::from(w.kernel_h) * u64::from(w.kernel_w)
@@ -184,7 +187,10 @@ impl ModelCard {
         s += &format!("- Data: {}\n", self.data.dataset);
         s += &format!("- Protocol: {}\n", self.data.protocol);
         s += &format!("- Trained on: {}\n", self.data.train_identities);
-        s += &format!("- Checkpoint chosen on: {}\n", self.data.validation_identities);
+        s += &format!(
+            "- Checkpoint chosen on: {}\n",
+            self.data.validation_identities
+        );
         s += &format!(
             "- **Never saw**: {} (every result below is on them)\n\n",
             self.data.held_out_identities

@@ -70,5 +70,8 @@ pub fn quantize_input(q: siamedge_format::Quant, x: &[f32]) -> Vec<i8> {
 
 /// Writes `model` to `path` atomically (temporary file, fsync, rename).
 pub fn write_onnx(path: &Path, model: &tract_onnx::pb::ModelProto) -> Result<(), ExportError> {
-    Ok(siamedge_format::file::write_atomic(path, &proto::to_bytes(model))?)
+    Ok(siamedge_format::file::write_atomic(
+        path,
+        &proto::to_bytes(model),
+    )?)
 }

@@ -76,7 +76,11 @@ fn fold(
     let mut bias = Vec::with_capacity(c_out);
     for o in 0..c_out {
         let s = f64::from(gamma[o]) / (f64::from(var[o]) + bn.eps()).sqrt();
-        weight.extend(w[o * per..(o + 1) * per].iter().map(|&v| (f64::from(v) * s) as f32));
+        weight.extend(
+            w[o * per..(o + 1) * per]
+                .iter()
+                .map(|&v| (f64::from(v) * s) as f32),
+        );
         bias.push(((f64::from(b[o]) - f64::from(mean[o])) * s + f64::from(beta[o])) as f32);
     }
     Ok(Folded { weight, dims, bias })

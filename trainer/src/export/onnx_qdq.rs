@@ -70,13 +70,21 @@ fn weights_and_bias(
     let wq = g.i8s("w_q", dims, w);
     let ws = g.f32s("w_scale", &[out_c], &scales);
     let wz = g.i8s("w_zero_point", &[out_c], &vec![0; out_c]);
-    let wf = g.node("DequantizeLinear", &[&wq, &ws, &wz], &[("axis", Attr::Int(0))]);
+    let wf = g.node(
+        "DequantizeLinear",
+        &[&wq, &ws, &wz],
+        &[("axis", Attr::Int(0))],
+    );
     let bq = g.i32s("b_q", &[out_c], &bias);
     let in_scale = layer.input_quant.scale;
     let bias_scales: Vec<f32> = scales.iter().map(|s| in_scale * s).collect();
     let bs = g.f32s("b_scale", &[out_c], &bias_scales);
     let bz = g.i32s("b_zero_point", &[out_c], &vec![0; out_c]);
-    let bf = g.node("DequantizeLinear", &[&bq, &bs, &bz], &[("axis", Attr::Int(0))]);
+    let bf = g.node(
+        "DequantizeLinear",
+        &[&bq, &bs, &bz],
+        &[("axis", Attr::Int(0))],
+    );
     Ok((wf, bf))
 }
 
@@ -202,7 +210,11 @@ fn layer_output(
                 &[-1, i64::from(out.h), i64::from(out.w), i64::from(out.c)],
             );
             let r = g.node("Reshape", &[&nhwc, &shape], &[]);
-            g.node("Transpose", &[&r], &[("perm", Attr::Ints(vec![0, 3, 1, 2]))])
+            g.node(
+                "Transpose",
+                &[&r],
+                &[("perm", Attr::Ints(vec![0, 3, 1, 2]))],
+            )
         }
     })
 }

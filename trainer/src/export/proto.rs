@@ -56,7 +56,11 @@ fn tensor(name: &str, dims: &[usize], data_type: DataType, raw: Vec<u8>) -> Tens
     }
 }
 
-fn value_info(name: &str, elem: DataType, dims: Vec<tensor_shape_proto::dimension::Value>) -> ValueInfoProto {
+fn value_info(
+    name: &str,
+    elem: DataType,
+    dims: Vec<tensor_shape_proto::dimension::Value>,
+) -> ValueInfoProto {
     ValueInfoProto {
         name: name.to_string(),
         r#type: Some(TypeProto {
@@ -94,7 +98,8 @@ impl GraphBuilder {
         debug_assert_eq!(dims.iter().product::<usize>(), data.len());
         let name = self.fresh(hint);
         let raw = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.initializers.push(tensor(&name, dims, DataType::Float, raw));
+        self.initializers
+            .push(tensor(&name, dims, DataType::Float, raw));
         name
     }
 
@@ -103,7 +108,8 @@ impl GraphBuilder {
         debug_assert_eq!(dims.iter().product::<usize>(), data.len());
         let name = self.fresh(hint);
         let raw = data.iter().map(|&v| v as u8).collect();
-        self.initializers.push(tensor(&name, dims, DataType::Int8, raw));
+        self.initializers
+            .push(tensor(&name, dims, DataType::Int8, raw));
         name
     }
 
@@ -112,7 +118,8 @@ impl GraphBuilder {
         debug_assert_eq!(dims.iter().product::<usize>(), data.len());
         let name = self.fresh(hint);
         let raw = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.initializers.push(tensor(&name, dims, DataType::Int32, raw));
+        self.initializers
+            .push(tensor(&name, dims, DataType::Int32, raw));
         name
     }
 
@@ -121,7 +128,8 @@ impl GraphBuilder {
         debug_assert_eq!(dims.iter().product::<usize>(), data.len());
         let name = self.fresh(hint);
         let raw = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.initializers.push(tensor(&name, dims, DataType::Int64, raw));
+        self.initializers
+            .push(tensor(&name, dims, DataType::Int64, raw));
         name
     }
 
