@@ -264,6 +264,7 @@ impl Runtime {
             *m.embedding(),
             m.decision().clone(),
         );
+        drop(m);
         Ok(Self {
             encoder,
             model_path: model.to_path_buf(),
