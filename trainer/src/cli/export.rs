@@ -19,7 +19,7 @@ use candle_nn::{ModuleT, VarBuilder};
 use clap::Args;
 use sha2::{Digest, Sha256};
 use siamedge_edge::OnnxEncoder;
-use siamedge_format::{Metric, Model, ModelSpec, Quant, Task};
+use siamedge_format::{Metric, Model, ModelSpec, Task};
 
 use crate::baseline::protocol::{mnist_open_set_split, orl_split, run_method};
 use crate::baseline::Method;
