@@ -16,8 +16,3 @@ fi
 
 echo "== host tests"
 cargo test --workspace
-
-echo "== ONNX: onnx.checker and onnxruntime vs tract on exported graphs (SIAMEDGE_ONNX_CHECK=0 skips)"
-if [ "${SIAMEDGE_ONNX_CHECK:-1}" != 0 ]; then
-  scripts/check-onnx.sh
-fi
