@@ -35,6 +35,46 @@ pub enum EdgeError {
         /// Why the gallery refused it.
         source: FormatError,
     },
+    /// An image could not be decoded.
+    #[error("image {path}: {source}")]
+    Image {
+        /// The image file.
+        path: PathBuf,
+        /// The decoder's error.
+        source: image::ImageError,
+    },
+    /// An image could not be resized to the model input.
+    #[error("image {path}: {source}")]
+    Resize {
+        /// The image file.
+        path: PathBuf,
+        /// Why the resize was refused.
+        source: siamedge_format::resize::ResizeError,
+    },
+    /// An ONNX file could not be parsed, folded, optimized or run by tract.
+    #[error("ONNX model {path}: {reason}")]
+    Onnx {
+        /// The ONNX file.
+        path: PathBuf,
+        /// tract's message (with its causes), or the fold's.
+        reason: String,
+    },
+    /// The ONNX graph and the model file disagree, or the ONNX output is not an embedding.
+    #[error("ONNX model {path}: {reason}")]
+    Mismatch {
+        /// The ONNX file.
+        path: PathBuf,
+        /// What disagrees, with both values.
+        reason: String,
+    },
+    /// Something this runtime does not handle.
+    #[error("{path}: unsupported: {what}")]
+    Unsupported {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is unsupported.
+        what: String,
+    },
 }
 
 impl From<WriteError> for EdgeError {

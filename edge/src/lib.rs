@@ -6,12 +6,19 @@
 //! cut mid-write leaves either the old gallery or the new one, never a torn file (through
 //! `siamedge_format::file::write_atomic`).
 //!
-//! Running the exported ONNX encoder (tract) to turn images into embeddings, and the `siamedge-edge`
-//! CLI, come with the export work; this crate compares embeddings that it is given.
+//! Turning images into embeddings: [`preprocess`] (decode, grey, area resize, normalize, as the
+//! trainer does), [`runtime`] (the exported ONNX encoder on tract, paired with the model file for
+//! the metric and thresholds) and [`onnx_fold`] (folds per-axis weight dequantization, which tract
+//! would otherwise get wrong). The `siamedge-edge` binary enrolls, verifies, identifies and embeds
+//! from the command line.
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod gallery_file;
+pub mod onnx_fold;
+pub mod preprocess;
+pub mod runtime;
 
 pub use error::EdgeError;
 pub use gallery_file::GalleryFile;
+pub use runtime::{OnnxEncoder, Runtime};

@@ -37,6 +37,8 @@ pub mod metric;
 pub mod model;
 pub mod model_id;
 pub mod quantize;
+#[cfg(feature = "alloc")]
+pub mod resize;
 pub mod template;
 mod wire;
 

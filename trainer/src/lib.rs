@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod cli;
 pub mod data;
 pub mod eval;
+pub mod export;
 pub mod loss;
 pub mod model;
 pub mod plot;

@@ -36,6 +36,10 @@ enum Command {
     /// Training throughput of the reference face CNN (images/s), with a PyTorch peer's result
     /// beside it (scripts/bench-train.sh runs both).
     Bench(cli::bench::BenchArgs),
+    /// Export a trained run to models/NAME/: model.onnx, model.int8.onnx, model.sgm and the model
+    /// card (card.json, CARD.md) with f32, int8-reference and int8-tract results beside the
+    /// baselines.
+    Export(Box<cli::export::ExportArgs>),
 }
 
 fn main() -> Result<()> {
@@ -48,5 +52,6 @@ fn main() -> Result<()> {
         Command::Calibrate(args) => cli::calibrate::run(args, cli.verbose),
         Command::Eval(args) => cli::eval::run(args, cli.verbose),
         Command::Bench(args) => cli::bench::run(args, cli.verbose),
+        Command::Export(args) => cli::export::run(*args, cli.verbose),
     }
 }

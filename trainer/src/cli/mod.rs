@@ -6,6 +6,7 @@ pub mod bench;
 pub mod calibrate;
 pub mod data;
 pub mod eval;
+pub mod export;
 pub mod quantize;
 pub mod splits;
 pub mod train;

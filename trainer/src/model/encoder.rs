@@ -155,6 +155,16 @@ impl Encoder {
         &self.cfg
     }
 
+    /// The blocks, in order (for export).
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// The final linear layer: weight `(D, F)`, bias `(D)` (for export).
+    pub fn fc(&self) -> &Linear {
+        &self.fc
+    }
+
     /// The blocks' output flattened in PyTorch's order (`C`, then `H`, then `W`): `(N, F)` with
     /// `F = cfg.feature_len()`. Input `(N, C, H, W)`.
     pub fn features_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {

@@ -85,6 +85,26 @@ impl SeparableBlock {
             pw_bn,
         }
     }
+
+    /// The depthwise convolution.
+    pub fn dw(&self) -> &DepthwiseConv3x3 {
+        &self.dw
+    }
+
+    /// The batch normalisation after the depthwise convolution.
+    pub fn dw_bn(&self) -> &BatchNorm {
+        &self.dw_bn
+    }
+
+    /// The pointwise (1x1) convolution.
+    pub fn pw(&self) -> &Conv2d {
+        &self.pw
+    }
+
+    /// The batch normalisation after the pointwise convolution.
+    pub fn pw_bn(&self) -> &BatchNorm {
+        &self.pw_bn
+    }
 }
 
 /// A [`SeparableBlock`] `c_in -> c_out` with its parameters under `vb`.

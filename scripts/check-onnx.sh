@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# ONNX files written by siamedge's exporters pass onnx's checker and give the same embeddings on
+# onnxruntime as on tract. Makes a venv with pinned PyPI packages (reused between runs), writes the
+# graphs with the `onnx_check_files` example (fixtures, plus every models/*/ with a model.sgm), and
+# runs scripts/check_onnx.py on them.
+#   SIAMEDGE_ONNX_VENV  venv folder (default: target/onnx-venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv="${SIAMEDGE_ONNX_VENV:-target/onnx-venv}"
+# Pinned: onnx 1.17.0 (opset 22, IR 10), onnxruntime 1.20.1, numpy 2.1.3, protobuf 5.29.3.
+pins=(onnx==1.17.0 onnxruntime==1.20.1 numpy==2.1.3 protobuf==5.29.3)
+stamp="$venv/.siamedge-pins"
+if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "${pins[*]}" ]]; then
+    echo "check-onnx: creating $venv with ${pins[*]}"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: "${pins[@]}"
+    echo "${pins[*]}" > "$stamp"
+fi
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+model_dirs=()
+for d in models/*/; do
+    [[ -f "$d/model.sgm" && -f "$d/model.onnx" && -f "$d/model.int8.onnx" ]] && model_dirs+=("${d%/}")
+done
+cargo run --quiet -p siamedge-tests --example onnx_check_files -- "$out" "${model_dirs[@]}"
+"$venv/bin/python" scripts/check_onnx.py "$out"

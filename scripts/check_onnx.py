@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Checks ONNX files written by siamedge's exporters with the reference tools.
+
+For each graph in DIR/manifest.json (written by
+`cargo run -p siamedge-tests --example onnx_check_files -- DIR`):
+  1. onnx.checker.check_model(full_check=True) (the ONNX spec, with shape inference);
+  2. onnxruntime (CPU) on the recorded inputs, batched, compared with tract's recorded outputs:
+     float graphs within 1e-5 absolute; QDQ graphs (whose output is an int8 embedding times its
+     scale) within one int8 step everywhere and identical on at least 99% of values (the runtimes
+     may round a value that lands exactly on .5 differently: onnxruntime to even, tract away
+     from zero), with cosine >= 0.999 per embedding.
+Exits 1 on any failure; prints one line per graph and a closing "N passed, N failed" line.
+"""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+
+def check(dir_: Path, g: dict) -> list:
+    problems = []
+    path = dir_ / g["onnx"]
+    model = onnx.load(str(path))
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as e:  # the checker raises several types
+        problems.append(f"onnx.checker: {e}")
+    shape = g["shape"]
+    x = np.fromfile(dir_ / g["input"], dtype="<f4").reshape(shape)
+    want = np.fromfile(dir_ / g["tract"], dtype="<f4").reshape(shape[0], g["dim"])
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    (got,) = sess.run(["embedding"], {"image": x})
+    if got.shape != want.shape:
+        return problems + [f"onnxruntime output shape {got.shape}, tract {want.shape}"], ""
+    diff = np.abs(got - want)
+    scale = g.get("scale")
+    cos = np.sum(got * want, 1) / (
+        np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1) + 1e-30
+    )
+    if scale is None:
+        detail = f"max |ort - tract| = {diff.max():.3e}"
+        if diff.max() > 1e-5:
+            problems.append(detail + " > 1e-5")
+    else:
+        steps = diff / scale
+        same = float(np.mean(steps < 1e-3))
+        detail = (
+            f"max diff {steps.max():.3f} int8 steps, {100 * same:.2f}% identical, "
+            f"min cosine {cos.min():.6f}"
+        )
+        if steps.max() > 1.001 or same < 0.99 or cos.min() < 0.999:
+            problems.append(detail)
+    return problems, detail
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print("usage: check_onnx.py DIR", file=sys.stderr)
+        return 2
+    dir_ = Path(sys.argv[1])
+    manifest = json.loads((dir_ / "manifest.json").read_text())
+    print(f"onnx {onnx.__version__}, onnxruntime {ort.__version__}")
+    passed = failed = 0
+    for g in manifest["graphs"]:
+        try:
+            problems, detail = check(dir_, g)
+        except Exception as e:
+            problems, detail = [f"{type(e).__name__}: {e}"], ""
+        if problems:
+            failed += 1
+            print(f"FAIL {g['name']}: " + "; ".join(problems))
+        else:
+            passed += 1
+            print(f"ok   {g['name']}: checker passed, {detail}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
