@@ -16,3 +16,6 @@ fi
 
 echo "== host tests"
 cargo test --workspace
+
+echo "== ONNX: onnx.checker and onnxruntime vs tract on the exported graphs (pinned PyPI venv)"
+scripts/check-onnx.sh

@@ -19,10 +19,11 @@ use candle_nn::{ModuleT, VarBuilder};
 use clap::Args;
 use sha2::{Digest, Sha256};
 use siamedge_edge::OnnxEncoder;
-use siamedge_format::{Metric, Model, ModelSpec, Task};
+use siamedge_format::{Metric, Model, Task};
 
 use crate::baseline::protocol::{mnist_open_set_split, orl_split, run_method};
 use crate::baseline::Method;
+use crate::cli::quantize::{quantize_run, Method as QuantMethod, QuantizeArgs};
 use crate::data::{DataCache, DataSet, Mnist, OrlFaces};
 use crate::eval::{at_threshold, Pairs, VerificationReport, DEFAULT_PAIR_SEED};
 use crate::export::card::{
@@ -31,9 +32,8 @@ use crate::export::card::{
 };
 use crate::export::{float_onnx, qdq_onnx, quantize_input, write_onnx};
 use crate::model::encoder;
-use crate::quant::run_dir::{load_run, load_splits, Run, RunData, RunSplits};
-use crate::quant::thresholds::{calibrate_points, decision_spec, int8_distances, DEFAULT_FARS};
-use crate::quant::{fold, quantize_ptq, ModelMeta, RangeRule};
+use crate::quant::run_dir::{load_run, load_splits, RunData};
+use crate::quant::thresholds::int8_distances;
 
 /// FARs at which the card reports the TAR.
 const CARD_FARS: [f64; 2] = [1e-3, 1e-2];
@@ -58,7 +58,7 @@ pub struct ExportArgs {
     #[arg(long, default_value_t = 99.99)]
     pub percentile: f64,
     /// Training images used for PTQ calibration (at most).
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 200)]
     pub calibration_images: usize,
     /// Data cache folder [default: $SIAMEDGE_DATA, else ~/.cache/siamedge].
     #[arg(long, value_name = "DIR")]
@@ -124,61 +124,39 @@ fn f32_distances(
 }
 
 /// The int8 model file: `--sgm`, or PTQ of the run with thresholds from training identities.
-fn int8_model(args: &ExportArgs, run: &Run, splits: &RunSplits) -> Result<(Vec<u8>, String)> {
+fn int8_model(args: &ExportArgs) -> Result<(Vec<u8>, String)> {
     if let Some(path) = &args.sgm {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         Model::decode(&bytes).with_context(|| format!("decoding {}", path.display()))?;
         return Ok((bytes, format!("given with --sgm {}", path.display())));
     }
-    let cfg = &run.config.model.encoder;
-    let folded = fold(cfg, &run.weights, "encoder")?;
-    let n = splits.train.len().min(args.calibration_images.max(1));
-    let step = (splits.train.len() / n).max(1);
-    let sample: Vec<&[f32]> = (0..splits.train.len())
-        .step_by(step)
-        .take(n)
-        .map(|i| splits.train.image(i))
-        .collect();
-    let rule = if args.percentile >= 100.0 {
-        RangeRule::MinMax
-    } else {
-        RangeRule::Percentile(args.percentile)
-    }
-    .validate()?;
-    let task = match run.data {
-        RunData::Orl { .. } => Task::Face,
-        RunData::Mnist => Task::Generic,
+    // The same post-training quantization as `siamedge-train quantize` (its defaults), so the
+    // shipped file is byte-identical to `quantize --run RUN --out FILE`.
+    let q = QuantizeArgs {
+        run: args.run.clone(),
+        out: PathBuf::new(),
+        method: QuantMethod::Ptq,
+        calib_images: args.calibration_images,
+        percentile: args.percentile,
+        qat_steps: 0,
+        qat_lr: 0.0,
+        qat_checkpoint: None,
+        task: None,
+        cache: args.cache.clone(),
+        limit: args.limit,
+        json: false,
     };
-    let margin = run.config.margin.unwrap_or(0.5) as f32;
-    let meta = ModelMeta::placeholder(task, margin)?;
-    let (mut spec, calibration) = quantize_ptq(&folded, sample.iter().copied(), rule, &meta)?;
-    // Thresholds: int8 embeddings of every training image (validation identities excluded, test
-    // identities never), all pairs.
-    let draft = spec.to_bytes()?;
-    let model = Model::decode(&draft)?;
-    let train: Vec<&[f32]> = (0..splits.train.len())
-        .map(|i| splits.train.image(i))
-        .collect();
-    let emb = engine_embeddings(&model, &train)?;
-    let points = calibrate_points(
-        model.metric(),
-        &emb,
-        model.embedding().scale,
-        splits.train.labels(),
-        &DEFAULT_FARS,
-    )?;
-    spec.decision = decision_spec(&points, margin)?;
+    let (bytes, report) = quantize_run(&q, 0)?;
     Ok((
-        spec_bytes(&spec)?,
+        bytes,
         format!(
-            "post-training quantization, {:?} ranges over {} training images; thresholds on all pairs of the {} training images (int8 reference executor)",
-            calibration.rule, calibration.images, splits.train.len()
+            "post-training quantization as `siamedge-train quantize --run {} --calib-images {} --percentile {}` ({} operating points on training identities' pairs)",
+            args.run.display(),
+            report.calib_images,
+            report.percentile,
+            report.operating_points.len()
         ),
     ))
-}
-
-fn spec_bytes(spec: &ModelSpec) -> Result<Vec<u8>> {
-    Ok(spec.to_bytes()?)
 }
 
 fn file_card(dir: &Path, name: &str, what: &str) -> Result<FileCard> {
@@ -217,7 +195,7 @@ pub fn run(args: ExportArgs, _verbose: u8) -> Result<()> {
     write_onnx(&dir.join("model.onnx"), &float_onnx(&enc, &meta)?)?;
 
     // int8: the model file and its QDQ graph.
-    let (sgm, sgm_origin) = int8_model(&args, &run, &splits)?;
+    let (sgm, sgm_origin) = int8_model(&args)?;
     siamedge_format::file::write_atomic(&dir.join("model.sgm"), &sgm)?;
     let model = Model::decode(&sgm)?;
     if (

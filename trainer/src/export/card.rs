@@ -244,7 +244,7 @@ impl ModelCard {
                 None => ("-".into(), "-".into()),
             };
             s += &format!(
-                "| {} | {:.4} | {} | {} | {} |\n",
+                "| {:.0e} | {:.4} | {} | {} | {} |\n",
                 t.far, t.threshold, t.calibrated_on, far, tar
             );
         }
