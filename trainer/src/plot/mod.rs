@@ -19,7 +19,7 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use plotters::coord::Shift;
+use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 
 pub use curves::CurvesFigure;
@@ -54,6 +54,27 @@ pub enum PlotError {
 
 /// What a figure's drawing routine returns.
 pub type DrawResult = Result<(), Box<dyn Error>>;
+
+/// The legend of every figure: 13 px labels on a translucent white box with a black border, at
+/// `position`.
+pub fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
 
 /// A figure that draws itself on any plotters backend.
 pub trait Figure {

@@ -111,13 +111,7 @@ impl Figure for RocFigure {
                 .label(&c.label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], s));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
+        super::draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         Ok(())
     }
 }
@@ -174,13 +168,7 @@ impl Figure for DetFigure {
                 .label(&c.label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], s));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
+        super::draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }
