@@ -129,8 +129,15 @@ fn build(inputs: &BoardInputs, features: &str, out: &Path) -> PathBuf {
     copy
 }
 
-/// Runs `elf` in QEMU; its exit status and everything it printed. Kills it after `TIMEOUT`.
+/// Runs `elf` in QEMU; its exit status and everything it printed (stdout, then stderr).
 fn run(elf: &Path) -> (Option<i32>, String) {
+    let (status, stdout, stderr) = run_raw(elf);
+    (status, format!("{}{stderr}", String::from_utf8_lossy(&stdout)))
+}
+
+/// Runs `elf` in QEMU; its exit status, its stdout as bytes (defmt frames are not text), and its
+/// stderr. Kills it after `TIMEOUT`.
+fn run_raw(elf: &Path) -> (Option<i32>, Vec<u8>, String) {
     let mut child = Command::new(QEMU)
         .args([
             "-cpu",
@@ -154,9 +161,9 @@ fn run(elf: &Path) -> (Option<i32>, String) {
         .expect("starting qemu-system-arm");
     let mut stdout = child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
     });
     let start = Instant::now();
     let status = loop {
@@ -167,7 +174,10 @@ fn run(elf: &Path) -> (Option<i32>, String) {
             let _ = child.kill();
             let _ = child.wait();
             let printed = reader.join().unwrap_or_default();
-            panic!("QEMU still running after {TIMEOUT:?}; it printed:\n{printed}");
+            panic!(
+                "QEMU still running after {TIMEOUT:?}; it printed:\n{}",
+                String::from_utf8_lossy(&printed)
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -176,7 +186,7 @@ fn run(elf: &Path) -> (Option<i32>, String) {
         let _ = e.read_to_string(&mut stderr);
     }
     let printed = reader.join().unwrap_or_default();
-    (status.code(), format!("{printed}{stderr}"))
+    (status.code(), printed, stderr)
 }
 
 fn verdict(accept: bool) -> &'static str {
