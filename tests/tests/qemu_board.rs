@@ -1,12 +1,14 @@
 //! The firmware on an emulated Cortex-M4F: builds `firmware/boards/qemu-mps2-an386` (release)
 //! with a model and test vectors made here by the host's engine, runs it in QEMU
 //! (`mps2-an386`), and checks QEMU's exit status and the verdicts the board prints. Also checks
-//! that a panic and a HardFault end QEMU with their statuses instead of hanging it.
+//! that a panic and a HardFault end QEMU with their statuses instead of hanging it, and that the
+//! `defmt` build sends the same report as defmt frames, decoded here by `defmt-print`.
 //!
 //! Model: `models/face-orl/model.sgm` when the repository has it, else the fixture encoder.
 //! Faces: held-out ORL faces when fetched, else synthetic (a failure instead when
 //! `SIAMEDGE_REQUIRE_DATA=1`). Skips with a message when `qemu-system-arm` is not on `PATH`,
-//! unless `SIAMEDGE_REQUIRE_QEMU=1` (CI), when it fails. The board builds in
+//! unless `SIAMEDGE_REQUIRE_QEMU=1` (CI), when it fails; the defmt build's tests also need
+//! `defmt-print` (`cargo install defmt-print --locked`), under the same rule. The board builds in
 //! `$SIAMEDGE_BOARD_TARGET_DIR`, default `<target dir>/qemu-mps2-an386`.
 
 use std::io::Read;
@@ -21,6 +23,8 @@ use siamedge_tests::board::{self, faces, fixture, BoardInputs, Scenario};
 static BUILD: Mutex<()> = Mutex::new(());
 
 const QEMU: &str = "qemu-system-arm";
+/// The decoder of the board's defmt frames (`cargo install defmt-print --locked`).
+const DEFMT_PRINT: &str = "defmt-print";
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 fn repo() -> PathBuf {
@@ -31,15 +35,23 @@ fn board_dir() -> PathBuf {
     repo().join("firmware/boards/qemu-mps2-an386")
 }
 
+/// `true` when the program `name` is on `PATH`.
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false)
+}
+
+fn qemu_required() -> bool {
+    std::env::var("SIAMEDGE_REQUIRE_QEMU").as_deref() == Ok("1")
+}
+
 /// `true` when QEMU is there; `false` (after saying why) when the test should skip.
 fn qemu_available() -> bool {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(QEMU).is_file()))
-        .unwrap_or(false);
-    if found {
+    if on_path(QEMU) {
         return true;
     }
-    if std::env::var("SIAMEDGE_REQUIRE_QEMU").as_deref() == Ok("1") {
+    if qemu_required() {
         panic!(
             "SIAMEDGE_REQUIRE_QEMU=1 but {QEMU} is not on PATH (apt-get install qemu-system-arm)"
         );
@@ -129,8 +141,18 @@ fn build(inputs: &BoardInputs, features: &str, out: &Path) -> PathBuf {
     copy
 }
 
-/// Runs `elf` in QEMU; its exit status and everything it printed. Kills it after `TIMEOUT`.
+/// Runs `elf` in QEMU; its exit status and everything it printed (stdout, then stderr).
 fn run(elf: &Path) -> (Option<i32>, String) {
+    let (status, stdout, stderr) = run_raw(elf);
+    (
+        status,
+        format!("{}{stderr}", String::from_utf8_lossy(&stdout)),
+    )
+}
+
+/// Runs `elf` in QEMU; its exit status, its stdout as bytes (defmt frames are not text), and its
+/// stderr. Kills it after `TIMEOUT`.
+fn run_raw(elf: &Path) -> (Option<i32>, Vec<u8>, String) {
     let mut child = Command::new(QEMU)
         .args([
             "-cpu",
@@ -154,9 +176,9 @@ fn run(elf: &Path) -> (Option<i32>, String) {
         .expect("starting qemu-system-arm");
     let mut stdout = child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
     });
     let start = Instant::now();
     let status = loop {
@@ -167,7 +189,10 @@ fn run(elf: &Path) -> (Option<i32>, String) {
             let _ = child.kill();
             let _ = child.wait();
             let printed = reader.join().unwrap_or_default();
-            panic!("QEMU still running after {TIMEOUT:?}; it printed:\n{printed}");
+            panic!(
+                "QEMU still running after {TIMEOUT:?}; it printed:\n{}",
+                String::from_utf8_lossy(&printed)
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -176,7 +201,7 @@ fn run(elf: &Path) -> (Option<i32>, String) {
         let _ = e.read_to_string(&mut stderr);
     }
     let printed = reader.join().unwrap_or_default();
-    (status.code(), format!("{printed}{stderr}"))
+    (status.code(), printed, stderr)
 }
 
 fn verdict(accept: bool) -> &'static str {
@@ -290,4 +315,215 @@ fn a_wrong_expectation_fails_the_board() {
         "{printed}"
     );
     assert!(printed.contains("result: FAIL (Mismatch)"), "{printed}");
+}
+
+/// `defmt-print`: on `PATH`, or where `cargo install` puts it (`$CARGO_HOME/bin`, default
+/// `~/.cargo/bin`).
+fn find_defmt_print() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(DEFMT_PRINT))
+            .find(|f| f.is_file())
+    });
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    on_path.or_else(|| {
+        cargo_home
+            .map(|h| h.join("bin").join(DEFMT_PRINT))
+            .filter(|f| f.is_file())
+    })
+}
+
+/// `defmt-print` when it and QEMU are there; `None` (after saying why) when the test should skip.
+fn defmt_print_available() -> Option<PathBuf> {
+    if !qemu_available() {
+        return None;
+    }
+    if let Some(found) = find_defmt_print() {
+        return Some(found);
+    }
+    if qemu_required() {
+        panic!(
+            "SIAMEDGE_REQUIRE_QEMU=1 but {DEFMT_PRINT} is neither on PATH nor in $CARGO_HOME/bin \
+             (cargo install defmt-print --locked)"
+        );
+    }
+    eprintln!(
+        "skipping: {DEFMT_PRINT} is not on PATH (cargo install defmt-print --locked; \
+         SIAMEDGE_REQUIRE_QEMU=1 makes this a failure)"
+    );
+    None
+}
+
+/// The defmt frames `frames` that `elf` sent, decoded by `defmt-print`: one line per frame, the
+/// message only. A frame it cannot decode fails the test.
+fn decode(defmt_print: &Path, elf: &Path, frames: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new(defmt_print)
+        .args(["--log-format", "{s}", "--show-skipped-frames", "-e"])
+        .arg(elf)
+        .arg("stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting defmt-print");
+    let mut stdin = child.stdin.take().expect("piped");
+    let frames = frames.to_vec();
+    // Written from a thread: defmt-print's output pipe could fill while we still write.
+    let writer = std::thread::spawn(move || stdin.write_all(&frames));
+    let output = child.wait_with_output().expect("waiting for defmt-print");
+    writer
+        .join()
+        .expect("writer thread")
+        .expect("writing the frames to defmt-print");
+    let decoded = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "defmt-print failed ({}):\n{stderr}\n{decoded}",
+        output.status
+    );
+    assert!(
+        !decoded.contains("skipped") && !stderr.contains("skipped"),
+        "defmt-print skipped malformed frames:\n{stderr}\n{decoded}"
+    );
+    decoded
+}
+
+/// `line` with every run of digits replaced by `#`.
+fn digits_masked(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut in_number = false;
+    for c in line.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                out.push('#');
+            }
+            in_number = true;
+        } else {
+            out.push(c);
+            in_number = false;
+        }
+    }
+    out
+}
+
+/// Report lines whose numbers are the same on every run and in every build: the model, the
+/// vectors, the verdicts with their distances and scores, the tallies, the result. The others
+/// carry instruction counts (exact only under `-icount`) or the stack peak (the logger's frames
+/// differ from `hprintln!`'s).
+const EXACT: [&str; 6] = [
+    "model: ",
+    "vectors: ",
+    "enrolled ",
+    "verify image ",
+    "checked: ",
+    "result: ",
+];
+
+/// The `defmt` build sends the plain build's report as defmt frames: `defmt-print` turns them back
+/// into the same lines (numbers that vary from run to run aside), and QEMU's status is the same.
+#[test]
+fn the_defmt_board_reports_the_same_through_defmt_print() {
+    let Some(defmt_print) = defmt_print_available() else {
+        return;
+    };
+    let inputs = inputs();
+    let dir = tempfile::tempdir().unwrap();
+    let plain_elf = build(&inputs, "", dir.path());
+    let (plain_status, plain) = run(&plain_elf);
+    assert_eq!(plain_status, Some(0), "plain board failed:\n{plain}");
+
+    let elf = build(&inputs, "defmt", dir.path());
+    let (status, frames, stderr) = run_raw(&elf);
+    let decoded = decode(&defmt_print, &elf, &frames);
+    assert_eq!(status, Some(0), "defmt board failed:\n{decoded}{stderr}");
+    // Frames, not text: the report's strings stay in the ELF.
+    assert!(
+        !String::from_utf8_lossy(&frames).contains("result: PASS"),
+        "the defmt board printed text:\n{}",
+        String::from_utf8_lossy(&frames)
+    );
+    assert!(decoded.contains("kernels reference,"), "{decoded}");
+    assert_eq!(
+        decoded.matches("embedding matches the host").count(),
+        4,
+        "{decoded}"
+    );
+    let verifies: Vec<&str> = decoded
+        .lines()
+        .filter(|l| l.starts_with("verify image"))
+        .collect();
+    assert_eq!(verifies.len(), 2, "{decoded}");
+    for (line, expected) in verifies.iter().zip(&inputs.probes) {
+        let v = verdict(expected.accept);
+        assert!(line.contains(&format!(": {v} distance")), "{line}");
+        assert!(line.contains(&format!("| host {v} distance")), "{line}");
+        assert!(line.ends_with("| match"), "{line}");
+    }
+    assert!(
+        decoded
+            .lines()
+            .any(|l| l.starts_with("bench: ") && l.contains(&format!("macs={} ", inputs.macs))),
+        "{decoded}"
+    );
+    assert_eq!(decoded.lines().last(), Some("result: PASS"), "{decoded}");
+
+    // Line for line what the plain build printed.
+    let (ours, theirs): (Vec<&str>, Vec<&str>) =
+        (decoded.lines().collect(), plain.lines().collect());
+    assert_eq!(
+        ours.len(),
+        theirs.len(),
+        "defmt:\n{decoded}\nplain:\n{plain}"
+    );
+    for (d, p) in ours.iter().zip(&theirs) {
+        if EXACT.iter().any(|prefix| p.starts_with(prefix)) {
+            assert_eq!(d, p, "defmt and plain lines differ");
+        } else {
+            assert_eq!(
+                digits_masked(d),
+                digits_masked(p),
+                "defmt and plain lines differ"
+            );
+        }
+    }
+}
+
+/// With defmt, a panic and a HardFault still end QEMU with their statuses, and their messages
+/// arrive as frames.
+#[test]
+fn panics_and_hardfaults_under_defmt_end_qemu_with_their_status() {
+    let Some(defmt_print) = defmt_print_available() else {
+        return;
+    };
+    let inputs = inputs();
+    let dir = tempfile::tempdir().unwrap();
+    for (features, status, says) in [
+        (
+            "defmt,selftest-panic",
+            3,
+            ["selftest: indexing past the end", "index out of bounds"],
+        ),
+        (
+            "defmt,selftest-hardfault",
+            4,
+            ["selftest: reading unmapped memory", "hardfault: pc 0x"],
+        ),
+    ] {
+        let elf = build(&inputs, features, dir.path());
+        let (code, frames, stderr) = run_raw(&elf);
+        let decoded = decode(&defmt_print, &elf, &frames);
+        assert_eq!(code, Some(status), "{features}:\n{decoded}{stderr}");
+        for said in says {
+            assert!(
+                decoded.contains(said),
+                "{features}: no {said:?} in\n{decoded}"
+            );
+        }
+        let last = decoded.lines().last().unwrap_or_default();
+        assert!(last.starts_with("result: FAIL ("), "{features}:\n{decoded}");
+    }
 }

@@ -8,7 +8,8 @@
 //! Writes `$OUT_DIR/model.rs` with the paths for `include_bytes!` and `ARENA_BYTES`: the arena
 //! the model asks for (plus the DSP kernels' scratch with the `dsp` feature), so the static
 //! arena is exactly what this model needs. Puts `memory.x` on
-//! the linker's search path.
+//! the linker's search path, and with the `defmt` feature adds defmt's linker script
+//! (`-Tdefmt.x`, the `.defmt` section of format strings).
 
 use std::env;
 use std::fs;
@@ -22,6 +23,10 @@ fn main() {
     fs::copy(manifest.join("memory.x"), out.join("memory.x")).expect("copying memory.x");
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
+    // Only for the feature: without the defmt crate linked there is no defmt.x to find.
+    if env::var_os("CARGO_FEATURE_DEFMT").is_some() {
+        println!("cargo:rustc-link-arg=-Tdefmt.x");
+    }
 
     let model = input(
         "SIAMEDGE_BOARD_MODEL",

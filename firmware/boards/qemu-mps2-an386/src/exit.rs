@@ -7,11 +7,16 @@
 //! Panics and every fault end here too: a Cortex-M that panics into a HardFault loop would
 //! otherwise hang QEMU until a timeout, with nothing said.
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use cortex_m_rt::{exception, ExceptionFrame};
-use cortex_m_semihosting::hprintln;
+
+use crate::report::Text;
+use crate::say::say;
 
 /// Why the board stopped; the discriminant is QEMU's exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(u32)]
 pub enum Status {
     /// Every embedding and decision matched the host's.
@@ -47,10 +52,16 @@ pub fn exit(status: Status) -> ! {
     }
 }
 
+/// Set by the first panic: a panic while reporting one (say, in the logger) exits at once.
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    hprintln!("panic: {}", info);
-    hprintln!("result: FAIL (panic)");
+    if PANICKED.swap(true, Ordering::Relaxed) {
+        exit(Status::Panic)
+    }
+    say!("panic: {}", Text(info));
+    say!("result: FAIL (panic)");
     exit(Status::Panic)
 }
 
@@ -58,20 +69,20 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
     // SAFETY: reading the System Control Block's fault status registers has no side effect.
     let scb = unsafe { &*cortex_m::peripheral::SCB::PTR };
-    hprintln!(
+    say!(
         "hardfault: pc {:#010x} lr {:#010x} hfsr {:#010x} cfsr {:#010x}",
         frame.pc(),
         frame.lr(),
         scb.hfsr.read(),
         scb.cfsr.read()
     );
-    hprintln!("result: FAIL (hardfault)");
+    say!("result: FAIL (hardfault)");
     exit(Status::HardFault)
 }
 
 #[exception]
 unsafe fn DefaultHandler(irqn: i16) {
-    hprintln!("unexpected exception or interrupt {}", irqn);
-    hprintln!("result: FAIL (unexpected exception)");
+    say!("unexpected exception or interrupt {}", irqn);
+    say!("result: FAIL (unexpected exception)");
     exit(Status::Unexpected)
 }

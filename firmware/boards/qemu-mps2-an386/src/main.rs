@@ -5,7 +5,8 @@
 //! What it prints over semihosting (one fact per line, `key: ...`; the `bench:` line is for
 //! `scripts/bench-firmware.sh`): the model and vectors, each image's embedding check and
 //! instruction count, each verdict next to the host's, the stack peak, and `result: PASS` or
-//! `result: FAIL (...)`. Exit statuses: [`exit::Status`].
+//! `result: FAIL (...)`. Exit statuses: [`exit::Status`]. With the `defmt` feature the same lines
+//! leave as defmt frames instead of text, for `defmt-print -e ELF` to decode (see [`say`]).
 //!
 //! The model and vectors come from `build.rs` (`SIAMEDGE_BOARD_MODEL`, `SIAMEDGE_BOARD_VECTORS`).
 //! Instruction counts are exact only under `qemu-system-arm -icount shift=0` (see [`clock`]).
@@ -16,13 +17,14 @@ mod clock;
 mod exit;
 mod report;
 mod run;
+mod say;
 mod stack;
 
 use cortex_m_rt::entry;
-use cortex_m_semihosting::hprintln;
 use siamedge_firmware::engine::Arena;
 
 use crate::exit::{exit, Status};
+use crate::say::say;
 
 /// The model and vectors chosen by `build.rs`, and the model's arena size.
 mod embedded {
@@ -49,7 +51,7 @@ fn main() -> ! {
     };
     let clock = clock::Clock::start(peripherals.SYST);
     let calibration = clock.calibrate(CALIBRATION_LOOPS);
-    hprintln!(
+    say!(
         "siamedge board qemu-mps2-an386 (Cortex-M4F), kernels {}, SysTick {} instructions per tick (40 under -icount shift=0)",
         KERNELS,
         calibration.per_tick()
@@ -66,13 +68,13 @@ fn main() -> ! {
         calibration,
     );
     let stack = stack::high_water();
-    hprintln!(
+    say!(
         "stack: peak {} B of {} B between the statics and the top of RAM",
         stack.peak,
         stack.size
     );
     if let Some(m) = outcome.measured {
-        hprintln!(
+        say!(
             "bench: kernels={} macs={} inferences={} instructions_min={} instructions_max={} instructions_total={} stack_peak={} arena={} ticks_per_calibration={}",
             KERNELS,
             m.macs,
@@ -86,8 +88,8 @@ fn main() -> ! {
         );
     }
     match outcome.status {
-        Status::Pass => hprintln!("result: PASS"),
-        other => hprintln!("result: FAIL ({:?})", other),
+        Status::Pass => say!("result: PASS"),
+        other => say!("result: FAIL ({:?})", other),
     }
     exit(outcome.status)
 }
@@ -99,15 +101,15 @@ fn selftest() {
     {
         let n = core::hint::black_box(3usize);
         let table = [1u8, 2, 3];
-        hprintln!("selftest: indexing past the end of a table");
-        hprintln!("{}", table[n]);
+        say!("selftest: indexing past the end of a table");
+        say!("{}", table[n]);
     }
     #[cfg(feature = "selftest-hardfault")]
     {
-        hprintln!("selftest: reading unmapped memory");
+        say!("selftest: reading unmapped memory");
         // SAFETY: deliberately faults: 0xF000_0000 is not mapped on mps2-an386. The read raises a
         // BusFault, which escalates to HardFault (BusFault is not enabled).
         let v = unsafe { core::ptr::read_volatile(0xF000_0000 as *const u32) };
-        hprintln!("read {}", v);
+        say!("read {}", v);
     }
 }

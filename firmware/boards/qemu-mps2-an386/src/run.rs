@@ -1,7 +1,6 @@
 //! The check: run the engine on every test image, enroll, verify, and compare everything with
 //! the host's answers in the vectors file.
 
-use cortex_m_semihosting::hprintln;
 use siamedge_firmware::engine::{Arena, Engine};
 use siamedge_firmware::vectors::TestVectors;
 use siamedge_firmware::Verifier;
@@ -9,7 +8,8 @@ use siamedge_format::{EmbeddingRef, Model, MAX_TEMPLATE_EMBEDDINGS, MAX_TEMPLATE
 
 use crate::clock::{Calibration, Clock};
 use crate::exit::Status;
-use crate::report::{verdict, Fixed, Hex, Ratio};
+use crate::report::{verdict, Fixed, Hex, Ratio, Text};
+use crate::say::say;
 
 /// What the inferences cost.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,7 +47,7 @@ pub struct Outcome {
 
 impl Outcome {
     fn refused(what: &str, why: &dyn core::fmt::Display) -> Self {
-        hprintln!("{}: {}", what, why);
+        say!("{}: {}", what, Text(why));
         Outcome {
             status: Status::BadInput,
             measured: None,
@@ -82,7 +82,7 @@ impl Runner<'_, '_, '_, '_> {
         let label = self.vectors.label(i).unwrap_or(0);
         let differing = output.iter().zip(expected).filter(|(a, b)| a != b).count();
         if differing == 0 {
-            hprintln!(
+            say!(
                 "image {} (identity {}, {}): embedding matches the host ({} values), {} instructions",
                 i,
                 label,
@@ -94,7 +94,7 @@ impl Runner<'_, '_, '_, '_> {
             self.mismatches += 1;
             let first = output.iter().zip(expected).position(|(a, b)| a != b);
             let at = first.unwrap_or(0);
-            hprintln!(
+            say!(
                 "image {} (identity {}, {}): embedding MISMATCH in {} of {} values, first at {}: board {} host {}",
                 i,
                 label,
@@ -132,7 +132,7 @@ pub fn run<const N: usize>(
         usize::from(model.embedding().dim),
     );
     if vectors.model() != id {
-        hprintln!(
+        say!(
             "vectors: made for model {}, the embedded model is {}",
             Hex(vectors.model().as_bytes()),
             Hex(id.as_bytes())
@@ -140,7 +140,7 @@ pub fn run<const N: usize>(
         return Outcome::refused("vectors", &"model mismatch");
     }
     if vectors.input_len() != input_len || vectors.dim() != dim {
-        hprintln!(
+        say!(
             "vectors: input {} / embedding {} values, the model has {} / {}",
             vectors.input_len(),
             vectors.dim(),
@@ -154,7 +154,7 @@ pub fn run<const N: usize>(
         Err(e) => return Outcome::refused("engine", &e),
     };
     let shape = model.input().shape();
-    hprintln!(
+    say!(
         "model: id {}, {} layers, input {}x{}x{}, embedding {} (scale {}), arena {} B of {} B static, {} MACs",
         Hex(id.as_bytes()),
         model.layers().len(),
@@ -167,7 +167,7 @@ pub fn run<const N: usize>(
         N,
         engine.macs()
     );
-    hprintln!(
+    say!(
         "vectors: {} images ({}), enroll subject {} from {} captures, {} probes",
         vectors.images(),
         vectors.source().name(),
@@ -217,7 +217,7 @@ pub fn run<const N: usize>(
         Ok(t) => t,
         Err(e) => return Outcome::refused("enroll", &e),
     };
-    hprintln!(
+    say!(
         "enrolled subject {} from {} captures ({:?}): template of {} embeddings",
         template.subject(),
         count,
@@ -245,7 +245,7 @@ pub fn run<const N: usize>(
         if !same {
             wrong_decisions += 1;
         }
-        hprintln!(
+        say!(
             "verify image {} (identity {}) as subject {}: {} distance {} score {} | host {} distance {} score {} | {}",
             i,
             vectors.label(i).unwrap_or(0),
@@ -270,12 +270,12 @@ pub fn run<const N: usize>(
     }
 
     let (mismatches, measured) = (runner.mismatches, runner.measured);
-    hprintln!(
+    say!(
         "checked: {} embeddings differ, {} decisions differ",
         mismatches,
         wrong_decisions
     );
-    hprintln!(
+    say!(
         "instructions per MAC: {} (mean over {} inferences)",
         Ratio(measured.total, measured.macs * measured.inferences),
         measured.inferences
