@@ -14,6 +14,7 @@
 
 mod clock;
 mod exit;
+mod profile;
 mod report;
 mod run;
 mod stack;

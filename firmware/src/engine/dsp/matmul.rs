@@ -34,7 +34,7 @@ pub fn panel_words(scratch: &mut [i8], panel: Panel) -> Option<&mut [u32]> {
 
 /// `acc[j] += filter . column j` for the 4 columns of a conv panel.
 #[inline(always)]
-fn dot4(filter: &[i8], words: &[u32], panel: Panel, acc: [i32; 4]) -> [i32; 4] {
+pub(crate) fn dot4(filter: &[i8], words: &[u32], panel: Panel, acc: [i32; 4]) -> [i32; 4] {
     let (body, tail) = words.split_at(8 * panel.groups);
     let (wg, wt) = filter.split_at(4 * panel.groups);
     // Pairs of groups through the assembly loop on Cortex-M, the rest (and everything

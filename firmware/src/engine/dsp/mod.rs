@@ -16,6 +16,8 @@
 //! `arena_bytes`. Without the feature the engine runs the reference kernels only; the packed
 //! kernels stay callable (the host tests compare them with the reference).
 
+pub mod conv3x3_pool;
+pub mod conv_pool;
 pub mod depthwise;
 pub mod matmul;
 pub mod packed;
@@ -29,6 +31,7 @@ use super::plan::Op;
 pub fn scratch_bytes(op: &Op<'_>) -> usize {
     match op {
         Op::Conv2d(k) => matmul::conv_panel(k).scratch_bytes(),
+        Op::ConvPool(k) => k.scratch_bytes(),
         Op::Dense(k) => matmul::dense_panel(k).scratch_bytes(),
         _ => 0,
     }

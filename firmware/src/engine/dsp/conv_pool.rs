@@ -1,0 +1,163 @@
+//! Convolution fused with the 2x2 max pool that follows it (the DSP path).
+//!
+//! A convolution whose output only feeds a `MaxPool2d` with a 2x2 window, stride 2 and no
+//! padding is computed one pooled position at a time: the panel's 4 columns are the 4 cells of
+//! the pooling window, [`dot4`](super::matmul) returns their 4 accumulators per output channel,
+//! and the kernel writes the pool's output directly (the convolution's output tensor is never
+//! stored, the separate pool pass disappears, and conv outputs that the pool drops, the last row
+//! or column of an odd size, are never computed).
+//!
+//! Exactness: the reference computes `clamp_pool(max_j clamp_conv(requant(a_j)))`. Requantization
+//! with a non-negative multiplier is monotone non-decreasing in the accumulator as long as
+//! `acc * 2^left` and the zero-point add do not wrap, so then it equals
+//! `clamp_pool(clamp_conv(requant(max_j a_j)))`: one requantization per pooled output instead of
+//! four. Prepare proves the no-wrap bound per channel (`(|bias| + 255 * sum |w|) * 2^left + 128
+//! <= i32::MAX`); a layer without the proof ([`ConvPool::monotone`] false) requantizes the 4
+//! accumulators and takes the maximum of the int8 values, which is always exact.
+//!
+//! When not: other pools (average, other windows, padding), a pool that is not the next layer,
+//! or a build without the `dsp` feature (the reference kernels never fuse).
+
+use super::matmul::{conv_panel, dot4, panel_words};
+use super::panel::fill_im2col;
+use crate::engine::kernels::conv2d::Conv2d;
+use crate::engine::kernels::pool::{Pool, Reduce};
+use crate::engine::kernels::requant::Requant;
+
+/// A convolution and the 2x2 stride-2 max pool after it, prepared as one step.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvPool<'m> {
+    /// The convolution (its geometry's output is the pool's input).
+    pub conv: Conv2d<'m>,
+    /// Pooled rows (`conv out_h / 2`).
+    pub out_h: usize,
+    /// Pooled columns (`conv out_w / 2`).
+    pub out_w: usize,
+    /// The pool's activation clamp, lowest value.
+    pub min: i8,
+    /// The pool's activation clamp, highest value.
+    pub max: i8,
+    /// Whether every channel's requantization is provably monotone on its accumulator range
+    /// (then one requantization per pooled output).
+    pub monotone: bool,
+    /// Whether it runs the single-channel 3x3 kernel ([`conv3x3_pool`](super::conv3x3_pool))
+    /// instead of the panel.
+    pub narrow: bool,
+}
+
+impl<'m> ConvPool<'m> {
+    /// The fusion of `conv` and the `pool` that reads its output, or `None` when the pool is not
+    /// a 2x2, stride-2, unpadded max pool over exactly the convolution's output.
+    pub fn fuse(conv: &Conv2d<'m>, pool: &Pool) -> Option<Self> {
+        let (c, p) = (&conv.geometry, &pool.geometry);
+        let window = p.kernel_h == 2
+            && p.kernel_w == 2
+            && p.stride_h == 2
+            && p.stride_w == 2
+            && p.pad_top == 0
+            && p.pad_left == 0;
+        let chained = p.in_h == c.out_h && p.in_w == c.out_w && p.in_c == c.out_c;
+        let floor = p.out_h == c.out_h / 2 && p.out_w == c.out_w / 2 && p.out_c == c.out_c;
+        if pool.reduce != Reduce::Max || !window || !chained || !floor || p.out_h * p.out_w == 0 {
+            return None;
+        }
+        Some(Self {
+            conv: *conv,
+            out_h: p.out_h,
+            out_w: p.out_w,
+            min: pool.min,
+            max: pool.max,
+            monotone: monotone(conv),
+            narrow: super::conv3x3_pool::supported(conv),
+        })
+    }
+
+    /// Multiply-accumulates of the convolution as the reference counts them (every conv
+    /// output, also those the pool drops).
+    pub fn macs(&self) -> u64 {
+        self.conv.macs()
+    }
+
+    /// Scratch bytes its kernel needs (whatever the scratch's alignment).
+    pub fn scratch_bytes(&self) -> usize {
+        if self.narrow {
+            super::conv3x3_pool::scratch_bytes(&self.conv)
+        } else {
+            conv_panel(&self.conv).scratch_bytes()
+        }
+    }
+
+    /// Pooled output elements (`out_h * out_w * out_c`).
+    pub fn output_len(&self) -> usize {
+        self.out_h * self.out_w * self.conv.geometry.out_c
+    }
+}
+
+/// Whether requantization is monotone on every channel's reachable accumulators (see the module
+/// docs): multiplier `>= 0` and `(|bias| + 255 * sum |w|) * 2^left + 128 <= i32::MAX`.
+fn monotone(conv: &Conv2d<'_>) -> bool {
+    let g = &conv.geometry;
+    let per_filter = g.kernel_h * g.kernel_w * g.in_c;
+    if per_filter == 0 {
+        return false;
+    }
+    conv.weights
+        .chunks_exact(per_filter)
+        .zip(conv.channels.iter())
+        .all(|(filter, (bias, rq))| {
+            let sum: u64 = filter.iter().map(|w| u64::from(w.unsigned_abs())).sum();
+            let bound = u64::from(bias.unsigned_abs()) + 255 * sum;
+            rq.multiplier >= 0
+                && rq.left < 32
+                && (bound << rq.left) + 128 <= i32::MAX as u64
+        })
+}
+
+/// The pooled int8 output of one channel from the 4 accumulators of its window.
+#[inline(always)]
+pub(crate) fn pooled(acc: [i32; 4], rq: &Requant, monotone: bool, min: i8, max: i8) -> i8 {
+    let [a0, a1, a2, a3] = acc;
+    let v = if monotone {
+        rq.apply(a0.max(a1).max(a2.max(a3)))
+    } else {
+        rq.apply(a0)
+            .max(rq.apply(a1))
+            .max(rq.apply(a2).max(rq.apply(a3)))
+    };
+    v.max(min).min(max)
+}
+
+/// The fused convolution and max pool: the same output as the reference convolution followed
+/// by the reference pool, written as the pool's output (`out_h * out_w * out_c`), using
+/// `scratch` for the panel. Returns `false` (and writes nothing) when `scratch` cannot hold it.
+#[inline(never)]
+pub fn conv_pool(k: &ConvPool<'_>, input: &[i8], output: &mut [i8], scratch: &mut [i8]) -> bool {
+    if k.narrow {
+        return super::conv3x3_pool::conv3x3_pool(k, input, output, scratch);
+    }
+    let conv = &k.conv;
+    let panel = conv_panel(conv);
+    let Some(words) = panel_words(scratch, panel) else {
+        return false;
+    };
+    let g = &conv.geometry;
+    let per_filter = g.kernel_h * g.kernel_w * g.in_c;
+    let mut pixels = output.chunks_exact_mut(g.out_c);
+    for py in 0..k.out_h {
+        for px in 0..k.out_w {
+            let Some(out) = pixels.next() else {
+                return true;
+            };
+            for j in 0..4 {
+                let cell = (2 * py + j / 2, 2 * px + j % 2);
+                fill_im2col(words, panel, j, g, input, cell, conv.input_offset);
+            }
+            let filters = conv.weights.chunks_exact(per_filter);
+            for ((o, filter), (b, rq)) in out.iter_mut().zip(filters).zip(conv.channels.iter()) {
+                let acc = dot4(filter, words, panel, [b; 4]);
+                *o = pooled(acc, &rq, k.monotone, k.min, k.max);
+            }
+        }
+    }
+    true
+}
