@@ -5,7 +5,9 @@
 mod reference;
 
 use proptest::prelude::*;
-use reference::random::{conv_model, conv_pool_model, narrow_conv_pool_model, depthwise_model, random_model, Rng};
+use reference::random::{
+    conv_model, conv_pool_model, depthwise_model, narrow_conv_pool_model, random_model, Rng,
+};
 use siamedge_firmware::engine::dsp::conv_pool::{self, ConvPool};
 use siamedge_firmware::engine::dsp::{self, matmul};
 use siamedge_firmware::engine::kernels::conv2d::Conv2d;
@@ -161,25 +163,45 @@ fn compare_conv_pool(bytes: &[u8], seed: u64) -> Result<bool, TestCaseError> {
     let mut reference = vec![0i8; layers[i + 1].output.elements() as usize];
     conv.eval(&input, &mut conv_out);
     pool.eval(&conv_out, &mut reference);
-    for (monotone, narrow) in [
-        (fused.monotone, fused.narrow),
-        (false, fused.narrow),
-        (fused.monotone, false),
+    for (monotone, narrow, fast) in [
+        (fused.monotone, fused.narrow, fused.fast),
+        (fused.monotone, fused.narrow, false),
+        (false, fused.narrow, false),
+        (fused.monotone, false, fused.fast),
+        (fused.monotone, false, false),
     ] {
         let k = ConvPool {
             monotone,
             narrow,
+            fast,
             ..fused
         };
         let mut packed = vec![0x55i8; reference.len()];
         let offset = (seed % 4) as usize;
         let mut scratch = vec![0i8; k.scratch_bytes() + offset];
-        prop_assert!(conv_pool::conv_pool(&k, &input, &mut packed, &mut scratch[offset..]));
-        prop_assert_eq!(&packed, &reference, "monotone {} narrow {}", monotone, narrow);
+        prop_assert!(conv_pool::conv_pool(
+            &k,
+            &input,
+            &mut packed,
+            &mut scratch[offset..]
+        ));
+        prop_assert_eq!(
+            &packed,
+            &reference,
+            "monotone {} narrow {} fast {}",
+            monotone,
+            narrow,
+            fast
+        );
         // Too little scratch: refused, nothing written.
         let mut untouched = vec![0x55i8; reference.len()];
         let short = k.scratch_bytes() - 4;
-        prop_assert!(!conv_pool::conv_pool(&k, &input, &mut untouched, &mut scratch[..short]));
+        prop_assert!(!conv_pool::conv_pool(
+            &k,
+            &input,
+            &mut untouched,
+            &mut scratch[..short]
+        ));
         prop_assert!(untouched.iter().all(|&v| v == 0x55));
     }
     Ok(true)
@@ -223,17 +245,34 @@ proptest! {
 
 #[test]
 fn fused_steps_keep_the_layer_count_and_the_macs() {
-    let mut fused = 0;
+    let (mut fused, mut fast) = (0, 0);
     for seed in 0..40 {
         let spec = conv_pool_model(seed);
         let bytes = spec.to_bytes().unwrap();
         let model = Model::decode(&bytes).unwrap();
         let mut buffer = vec![0i8; dsp::arena_bytes(&model)];
         let engine = siamedge_firmware::Engine::with_buffer(&model, &mut buffer).unwrap();
-        let macs: u64 = (0..model.layers().len()).map(|i| engine.layer_macs(i)).sum();
+        let macs: u64 = (0..model.layers().len())
+            .map(|i| engine.layer_macs(i))
+            .sum();
         assert_eq!(macs, engine.macs());
         assert_eq!(engine.layer_macs(model.layers().len()), 0);
         fused += usize::from(fusable_pair(&model).is_some());
+        if let Some(i) = fusable_pair(&model) {
+            let l = &model.layers()[i];
+            let (LayerKind::Conv2d(cw), LayerKind::MaxPool2d(pw)) =
+                (&l.kind, &model.layers()[i + 1].kind)
+            else {
+                unreachable!()
+            };
+            let conv = Conv2d::prepare(i, l, cw).unwrap();
+            let pool = Pool::prepare(&model.layers()[i + 1], pw, Reduce::Max);
+            fast += usize::from(ConvPool::fuse(&conv, &pool).unwrap().fast);
+        }
     }
     assert!(fused > 20, "only {fused} of 40 models have a fusable chain");
+    assert!(
+        fast > 5,
+        "only {fast} of {fused} fused layers take the fast requantization"
+    );
 }

@@ -289,9 +289,20 @@ fn fuse_next<'m>(
         output_len: k.output_len(),
         ..*step
     };
-    if k.narrow && !packed_fits(arena, &fused) {
-        // The 3x3 kernel's table does not fit: the panel may.
-        fused.op = Op::ConvPool(dsp::conv_pool::ConvPool { narrow: false, ..k });
+    // Without the requantization table, then without the 3x3 kernel's widened filters, when
+    // the scratch is too small for them.
+    for k in [
+        dsp::conv_pool::ConvPool { fast: false, ..k },
+        dsp::conv_pool::ConvPool {
+            fast: false,
+            narrow: false,
+            ..k
+        },
+    ] {
+        if packed_fits(arena, &fused) {
+            break;
+        }
+        fused.op = Op::ConvPool(k);
     }
     Ok(packed_fits(arena, &fused).then_some(fused))
 }

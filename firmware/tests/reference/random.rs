@@ -359,7 +359,16 @@ pub fn conv_pool_model(seed: u64) -> ModelSpec {
     let depth = pool.output.elements() as usize;
     let dim = usize::from(spec.embedding.dim);
     let q_emb = Quant::new(spec.embedding.scale, 0);
-    let dense = weighted(&mut rng, LayerKind::Dense, pool.output, q, q_emb, dim, depth).unwrap();
+    let dense = weighted(
+        &mut rng,
+        LayerKind::Dense,
+        pool.output,
+        q,
+        q_emb,
+        dim,
+        depth,
+    )
+    .unwrap();
     spec.layers.truncate(n - 1);
     spec.layers.push(pool);
     spec.layers.push(dense);
@@ -389,22 +398,42 @@ pub fn narrow_conv_pool_model(seed: u64) -> ModelSpec {
     let q_in = quant(&mut rng);
     let q_out = quant(&mut rng);
     let out_c = rng.range(1, 19) as usize;
-    let Some(conv) = weighted(&mut rng, LayerKind::Conv2d(win), input, q_in, q_out, out_c, 9)
-    else {
+    let Some(conv) = weighted(
+        &mut rng,
+        LayerKind::Conv2d(win),
+        input,
+        q_in,
+        q_out,
+        out_c,
+        9,
+    ) else {
         return conv_pool_model(seed);
     };
     if conv.output.h < 2 || conv.output.w < 2 {
         return conv_pool_model(seed);
     }
     let act = activation(&mut rng, q_out);
-    let pool = LayerSpec::pool(LayerKind::MaxPool2d(Window::new(2, 2, 2, 2)), conv.output, q_out)
-        .unwrap()
-        .with_activation(act);
+    let pool = LayerSpec::pool(
+        LayerKind::MaxPool2d(Window::new(2, 2, 2, 2)),
+        conv.output,
+        q_out,
+    )
+    .unwrap()
+    .with_activation(act);
     let mut spec = random_model(seed, false);
     let dim = usize::from(spec.embedding.dim);
     let q_emb = Quant::new(spec.embedding.scale, 0);
     let depth = pool.output.elements() as usize;
-    let dense = weighted(&mut rng, LayerKind::Dense, pool.output, q_out, q_emb, dim, depth).unwrap();
+    let dense = weighted(
+        &mut rng,
+        LayerKind::Dense,
+        pool.output,
+        q_out,
+        q_emb,
+        dim,
+        depth,
+    )
+    .unwrap();
     spec.input.width = w;
     spec.input.height = h;
     spec.input.channels = 1;

@@ -15,8 +15,9 @@
 //! The accumulators are the reference's (`bias + sum w * (x - zp)`, wrapping i32), and the pool
 //! is [`conv_pool`](super::conv_pool)'s, so the output is bit for bit the reference's.
 
-use super::conv_pool::{pooled, ConvPool};
+use super::conv_pool::{max4, pooled, ConvPool};
 use super::packed::{pack, smlabb, smlad, smlatt, sxtab16, sxtab16_ror8};
+use super::requant;
 use crate::engine::kernels::conv2d::Conv2d;
 
 /// Widened words per filter in the scratch table: `A` and `D` for each of the 3 filter rows.
@@ -36,7 +37,12 @@ pub fn supported(conv: &Conv2d<'_>) -> bool {
 
 /// Scratch bytes for the widened filters of `conv` (whatever the scratch's alignment).
 pub fn scratch_bytes(conv: &Conv2d<'_>) -> usize {
-    4 * WORDS_PER_FILTER * conv.geometry.out_c + 3
+    4 * kernel_words(conv) + 3
+}
+
+/// Words of the widened filters.
+fn kernel_words(conv: &Conv2d<'_>) -> usize {
+    WORDS_PER_FILTER * conv.geometry.out_c
 }
 
 /// The word of patch row `y` (may be outside the input), columns `x..x + 4`: input bytes, and
@@ -54,6 +60,21 @@ fn patch_row(input: &[i8], in_h: usize, in_w: usize, y: isize, x: isize, pad: i8
     u32::from_le_bytes([byte(0), byte(1), byte(2), byte(3)])
 }
 
+/// The 4 accumulators of a pooling window for one filter: `e`, `o` the patch rows' words, `t`
+/// the filter's widened words, `bias` its bias.
+#[inline(always)]
+fn window(e: &[u32; 4], o: &[u32; 4], t: &[u32], bias: i32) -> [i32; 4] {
+    let [mut a00, mut a01, mut a10, mut a11] = [bias; 4];
+    for ky in 0..3 {
+        let (a, d) = (t[2 * ky], t[2 * ky + 1]);
+        a00 = smlabb(o[ky], d, smlad(e[ky], a, a00));
+        a01 = smlatt(e[ky], d, smlad(o[ky], a, a01));
+        a10 = smlabb(o[ky + 1], d, smlad(e[ky + 1], a, a10));
+        a11 = smlatt(e[ky + 1], d, smlad(o[ky + 1], a, a11));
+    }
+    [a00, a01, a10, a11]
+}
+
 /// The fused kernel: the same output as [`conv_pool`](super::conv_pool::conv_pool) for a
 /// [`supported`] convolution. Returns `false` (and writes nothing) when `k`'s convolution is not
 /// supported or `scratch` cannot hold [`scratch_bytes`].
@@ -64,8 +85,7 @@ pub fn conv3x3_pool(k: &ConvPool<'_>, input: &[i8], output: &mut [i8], scratch: 
     if !supported(conv) {
         return false;
     }
-    let (_, words, _) = bytemuck::pod_align_to_mut::<i8, u32>(scratch);
-    let Some(table) = words.get_mut(..WORDS_PER_FILTER * g.out_c) else {
+    let Some((requants, table)) = k.split_scratch(scratch, kernel_words(conv)) else {
         return false;
     };
     for (f, t) in conv.weights.chunks_exact(9).zip(table.chunks_exact_mut(6)) {
@@ -110,16 +130,14 @@ pub fn conv3x3_pool(k: &ConvPool<'_>, input: &[i8], output: &mut [i8], scratch: 
                 }
             }
             let filters = table.chunks_exact(WORDS_PER_FILTER);
-            for ((out, t), (b, rq)) in out.iter_mut().zip(filters).zip(conv.channels.iter()) {
-                let [mut a00, mut a01, mut a10, mut a11] = [b; 4];
-                for ky in 0..3 {
-                    let (a, d) = (t[2 * ky], t[2 * ky + 1]);
-                    a00 = smlabb(o[ky], d, smlad(e[ky], a, a00));
-                    a01 = smlatt(e[ky], d, smlad(o[ky], a, a01));
-                    a10 = smlabb(o[ky + 1], d, smlad(e[ky + 1], a, a10));
-                    a11 = smlatt(e[ky + 1], d, smlad(o[ky + 1], a, a11));
+            if k.fast {
+                for ((out, t), rq) in out.iter_mut().zip(filters).zip(requants) {
+                    *out = requant::apply(rq, max4(window(&e, &o, t, rq[0])));
                 }
-                *out = pooled([a00, a01, a10, a11], &rq, k.monotone, k.min, k.max);
+            } else {
+                for ((out, t), (b, rq)) in out.iter_mut().zip(filters).zip(conv.channels.iter()) {
+                    *out = pooled(window(&e, &o, t, b), &rq, k.monotone, k.min, k.max);
+                }
             }
         }
     }

@@ -18,8 +18,9 @@
 //! When not: other pools (average, other windows, padding), a pool that is not the next layer,
 //! or a build without the `dsp` feature (the reference kernels never fuse).
 
-use super::matmul::{conv_panel, dot4, panel_words};
+use super::matmul::{conv_panel, dot4};
 use super::panel::fill_im2col;
+use super::requant;
 use crate::engine::kernels::conv2d::Conv2d;
 use crate::engine::kernels::pool::{Pool, Reduce};
 use crate::engine::kernels::requant::Requant;
@@ -40,6 +41,9 @@ pub struct ConvPool<'m> {
     /// Whether every channel's requantization is provably monotone on its accumulator range
     /// (then one requantization per pooled output).
     pub monotone: bool,
+    /// Whether every channel takes the fast requantization ([`requant`](super::requant)):
+    /// then the kernel prepares a per-channel table in the scratch.
+    pub fast: bool,
     /// Whether it runs the single-channel 3x3 kernel ([`conv3x3_pool`](super::conv3x3_pool))
     /// instead of the panel.
     pub narrow: bool,
@@ -68,6 +72,7 @@ impl<'m> ConvPool<'m> {
             min: pool.min,
             max: pool.max,
             monotone: monotone(conv),
+            fast: fast(conv, pool.min, pool.max),
             narrow: super::conv3x3_pool::supported(conv),
         })
     }
@@ -80,11 +85,47 @@ impl<'m> ConvPool<'m> {
 
     /// Scratch bytes its kernel needs (whatever the scratch's alignment).
     pub fn scratch_bytes(&self) -> usize {
-        if self.narrow {
+        let kernel = if self.narrow {
             super::conv3x3_pool::scratch_bytes(&self.conv)
         } else {
             conv_panel(&self.conv).scratch_bytes()
+        };
+        kernel + 4 * self.table_words()
+    }
+
+    /// Words of the requantization table (0 unless [`fast`](Self::fast)).
+    fn table_words(&self) -> usize {
+        if self.fast {
+            requant::WORDS * self.conv.geometry.out_c
+        } else {
+            0
         }
+    }
+
+    /// The clamp of channel `rq` followed by the pool's, as one clamp `[min, max]`.
+    #[inline(always)]
+    fn clamp(&self, rq: &Requant) -> (i32, i32) {
+        let (lo, hi) = (i32::from(self.min), i32::from(self.max));
+        (rq.min.max(lo).min(hi), rq.max.max(lo).min(hi))
+    }
+
+    /// Splits `scratch` into the requantization table, filled for this inference (empty
+    /// unless [`fast`](Self::fast)), and the kernel's words; `None` when it is too small.
+    pub(crate) fn split_scratch<'s>(
+        &self,
+        scratch: &'s mut [i8],
+        kernel_words: usize,
+    ) -> Option<(&'s [requant::Entry], &'s mut [u32])> {
+        let (_, words, _) = bytemuck::pod_align_to_mut::<i8, u32>(scratch);
+        let n = self.table_words();
+        let words = words.get_mut(..n + kernel_words)?;
+        let (table, rest) = words.split_at_mut(n);
+        let table: &mut [requant::Entry] = bytemuck::cast_slice_mut(table);
+        for (e, (bias, rq)) in table.iter_mut().zip(self.conv.channels.iter()) {
+            let (lo, hi) = self.clamp(&rq);
+            *e = requant::make(bias, &rq, lo, hi);
+        }
+        Some((table, rest))
     }
 
     /// Pooled output elements (`out_h * out_w * out_c`).
@@ -107,10 +148,34 @@ fn monotone(conv: &Conv2d<'_>) -> bool {
         .all(|(filter, (bias, rq))| {
             let sum: u64 = filter.iter().map(|w| u64::from(w.unsigned_abs())).sum();
             let bound = u64::from(bias.unsigned_abs()) + 255 * sum;
-            rq.multiplier >= 0
-                && rq.left < 32
-                && (bound << rq.left) + 128 <= i32::MAX as u64
+            rq.multiplier >= 0 && rq.left < 32 && (bound << rq.left) + 128 <= i32::MAX as u64
         })
+}
+
+/// Whether every channel of `conv` has a [`requant::entry`] (followed by the pool clamp
+/// `[min, max]`).
+fn fast(conv: &Conv2d<'_>, min: i8, max: i8) -> bool {
+    let g = &conv.geometry;
+    let per_filter = g.kernel_h * g.kernel_w * g.in_c;
+    if per_filter == 0 {
+        return false;
+    }
+    let (lo, hi) = (i32::from(min), i32::from(max));
+    conv.weights
+        .chunks_exact(per_filter)
+        .zip(conv.channels.iter())
+        .all(|(filter, (bias, rq))| {
+            let sum: u64 = filter.iter().map(|w| u64::from(w.unsigned_abs())).sum();
+            let bound = u64::from(bias.unsigned_abs()) + 255 * sum;
+            let (a, b) = (rq.min.max(lo).min(hi), rq.max.max(lo).min(hi));
+            requant::entry(bias, &rq, bound, a, b).is_some()
+        })
+}
+
+/// The largest of 4 accumulators.
+#[inline(always)]
+pub(crate) fn max4([a0, a1, a2, a3]: [i32; 4]) -> i32 {
+    a0.max(a1).max(a2.max(a3))
 }
 
 /// The pooled int8 output of one channel from the 4 accumulators of its window.
@@ -118,7 +183,7 @@ fn monotone(conv: &Conv2d<'_>) -> bool {
 pub(crate) fn pooled(acc: [i32; 4], rq: &Requant, monotone: bool, min: i8, max: i8) -> i8 {
     let [a0, a1, a2, a3] = acc;
     let v = if monotone {
-        rq.apply(a0.max(a1).max(a2.max(a3)))
+        rq.apply(max4(acc))
     } else {
         rq.apply(a0)
             .max(rq.apply(a1))
@@ -137,7 +202,7 @@ pub fn conv_pool(k: &ConvPool<'_>, input: &[i8], output: &mut [i8], scratch: &mu
     }
     let conv = &k.conv;
     let panel = conv_panel(conv);
-    let Some(words) = panel_words(scratch, panel) else {
+    let Some((table, words)) = k.split_scratch(scratch, panel.words()) else {
         return false;
     };
     let g = &conv.geometry;
@@ -153,9 +218,16 @@ pub fn conv_pool(k: &ConvPool<'_>, input: &[i8], output: &mut [i8], scratch: &mu
                 fill_im2col(words, panel, j, g, input, cell, conv.input_offset);
             }
             let filters = conv.weights.chunks_exact(per_filter);
-            for ((o, filter), (b, rq)) in out.iter_mut().zip(filters).zip(conv.channels.iter()) {
-                let acc = dot4(filter, words, panel, [b; 4]);
-                *o = pooled(acc, &rq, k.monotone, k.min, k.max);
+            if k.fast {
+                for ((o, filter), e) in out.iter_mut().zip(filters).zip(table) {
+                    *o = requant::apply(e, max4(dot4(filter, words, panel, [e[0]; 4])));
+                }
+            } else {
+                for ((o, filter), (b, rq)) in out.iter_mut().zip(filters).zip(conv.channels.iter())
+                {
+                    let acc = dot4(filter, words, panel, [b; 4]);
+                    *o = pooled(acc, &rq, k.monotone, k.min, k.max);
+                }
             }
         }
     }

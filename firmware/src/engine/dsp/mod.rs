@@ -22,6 +22,7 @@ pub mod depthwise;
 pub mod matmul;
 pub mod packed;
 pub mod panel;
+pub mod requant;
 
 use siamedge_format::Model;
 
