@@ -37,18 +37,18 @@ pub fn panel_words(scratch: &mut [i8], panel: Panel) -> Option<&mut [u32]> {
 pub(crate) fn dot4(filter: &[i8], words: &[u32], panel: Panel, acc: [i32; 4]) -> [i32; 4] {
     let (body, tail) = words.split_at(8 * panel.groups);
     let (wg, wt) = filter.split_at(4 * panel.groups);
-    // Pairs of groups through the assembly loop on Cortex-M, the rest (and everything
+    // Quads of groups through the assembly loop on Cortex-M, the rest (and everything
     // elsewhere) through the primitives.
-    let paired = if cfg!(all(target_arch = "arm", feature = "dsp")) {
-        2 * (panel.groups / 2)
+    let quads = if cfg!(all(target_arch = "arm", feature = "dsp")) {
+        4 * (panel.groups / 4)
     } else {
         0
     };
-    let mut acc = asm_loop::groups4(&wg[..4 * paired], &body[..8 * paired], acc);
+    let mut acc = asm_loop::groups4(&wg[..4 * quads], &body[..8 * quads], acc);
     let [a0, a1, a2, a3] = &mut acc;
-    for (w, c) in wg[4 * paired..]
+    for (w, c) in wg[4 * quads..]
         .chunks_exact(4)
-        .zip(body[8 * paired..].chunks_exact(8))
+        .zip(body[8 * quads..].chunks_exact(8))
     {
         let w = word(w);
         let (lo, hi) = (sxtb16(w), sxtb16_ror8(w));
@@ -70,7 +70,7 @@ pub(crate) fn dot4(filter: &[i8], words: &[u32], panel: Panel, acc: [i32; 4]) ->
 
 #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
 mod asm_loop {
-    /// Only the Cortex-M build has the assembly loop; elsewhere `dot4` pairs no groups.
+    /// Only the Cortex-M build has the assembly loop; elsewhere `dot4` takes no quads.
     #[inline(always)]
     pub fn groups4(_filter: &[i8], _words: &[u32], acc: [i32; 4]) -> [i32; 4] {
         acc
@@ -79,29 +79,30 @@ mod asm_loop {
 
 #[cfg(all(target_arch = "arm", feature = "dsp"))]
 mod asm_loop {
-    /// The conv inner loop in assembly, two groups (32 MACs) per iteration in 29 instructions:
+    /// The conv inner loop in assembly, four groups (64 MACs) per iteration in 54 instructions:
     /// per group one weight word (`LDR`, two `SXTB16`), the 4 columns' 8 words in two `LDM`s,
-    /// 8 `SMLAD`s; then a compare with the end pointer kept on the stack (all 12 allocatable
-    /// registers are in use). `filter`: `4 * 2n` weights, `words`: `8 * 2n` panel words, `n`
-    /// may be 0. Registers are fixed so that `LDM`'s ascending register list maps words to
-    /// columns: columns r0..r3, accumulators r4, r5, r8, r9, weights r10/r11, panel r12,
-    /// filter pointer lr.
+    /// 8 `SMLAD`s; then a compare with the end pointer, kept in r7 (LLVM's frame pointer, which
+    /// the assembly saves and restores itself, as every allocatable register is in use).
+    /// `filter`: `4 * 4n` weights, `words`: `8 * 4n` panel words, `n` may be 0. Registers are
+    /// fixed so that `LDM`'s ascending register list maps words to columns: columns r0..r3,
+    /// accumulators r4, r5, r8, r9, weights r10/r11, panel r12, filter pointer lr.
     #[inline(always)]
     pub fn groups4(filter: &[i8], words: &[u32], acc: [i32; 4]) -> [i32; 4] {
         let [mut a0, mut a1, mut a2, mut a3] = acc;
-        if filter.len() < 8 || words.len() < 2 * filter.len() {
+        if filter.len() < 16 || words.len() < 2 * filter.len() {
             return acc;
         }
         let w = filter.as_ptr();
-        // The loop runs while the filter pointer has not reached the end of the pairs.
-        let end = w.wrapping_add(8 * (filter.len() / 8));
-        // SAFETY: the loop reads `filter.len() / 8` pairs of weight words (unaligned LDR,
-        // allowed on Armv7-M) and 16 words per pair from `words` (word-aligned, `LDM`), both
-        // within the slices checked above; it pushes 8 bytes and pops them; every register it
-        // writes is an operand.
+        // The loop runs while the filter pointer has not reached the end of the quads.
+        let end = w.wrapping_add(16 * (filter.len() / 16));
+        // SAFETY: the loop reads `filter.len() / 16` quads of weight words (unaligned LDR,
+        // allowed on Armv7-M) and 32 words per quad from `words` (word-aligned, `LDM`), both
+        // within the slices checked above; it pushes r7 and pops it before leaving, and writes
+        // no other register that is not an operand.
         unsafe {
             core::arch::asm!(
-                "push {{r10, r11}}",
+                "push {{r7}}",
+                "mov r7, r10",
                 "2:",
                 "ldr r11, [lr], #4",
                 "sxtb16 r10, r11",
@@ -129,10 +130,35 @@ mod asm_loop {
                 "smlad r8, r11, r1, r8",
                 "smlad r9, r10, r2, r9",
                 "smlad r9, r11, r3, r9",
-                "ldr r10, [sp]",
-                "cmp lr, r10",
+                "ldr r11, [lr], #4",
+                "sxtb16 r10, r11",
+                "sxtb16 r11, r11, ror #8",
+                "ldm r12!, {{r0, r1, r2, r3}}",
+                "smlad r4, r10, r0, r4",
+                "smlad r4, r11, r1, r4",
+                "smlad r5, r10, r2, r5",
+                "smlad r5, r11, r3, r5",
+                "ldm r12!, {{r0, r1, r2, r3}}",
+                "smlad r8, r10, r0, r8",
+                "smlad r8, r11, r1, r8",
+                "smlad r9, r10, r2, r9",
+                "smlad r9, r11, r3, r9",
+                "ldr r11, [lr], #4",
+                "sxtb16 r10, r11",
+                "sxtb16 r11, r11, ror #8",
+                "ldm r12!, {{r0, r1, r2, r3}}",
+                "smlad r4, r10, r0, r4",
+                "smlad r4, r11, r1, r4",
+                "smlad r5, r10, r2, r5",
+                "smlad r5, r11, r3, r5",
+                "ldm r12!, {{r0, r1, r2, r3}}",
+                "smlad r8, r10, r0, r8",
+                "smlad r8, r11, r1, r8",
+                "smlad r9, r10, r2, r9",
+                "smlad r9, r11, r3, r9",
+                "cmp lr, r7",
                 "bne 2b",
-                "add sp, #8",
+                "pop {{r7}}",
                 inout("r4") a0,
                 inout("r5") a1,
                 inout("r8") a2,
