@@ -132,36 +132,7 @@ pub fn fill_im2col(
     offset: i32,
 ) {
     if g.in_c % 4 == 0 {
-        // Whole groups per tap: one input word, two SXTAB16, two stores per group.
-        let off = pack(offset as i16, offset as i16);
-        let groups = 2 * panel.columns * panel.groups;
-        let mut slots = words[2 * column..groups].chunks_mut(2 * panel.columns);
-        for ky in 0..g.kernel_h {
-            let row = g.in_row(oy, ky);
-            for kx in 0..g.kernel_w {
-                match (row, g.in_col(ox, kx)) {
-                    (Some(iy), Some(ix)) => {
-                        let at = (iy * g.in_w + ix) * g.in_c;
-                        let x = &input[at..at + g.in_c];
-                        for (q, slot) in x.chunks_exact(4).zip(slots.by_ref()) {
-                            let q = word(q);
-                            if let [even, odd, ..] = slot {
-                                *even = sxtab16(off, q);
-                                *odd = sxtab16_ror8(off, q);
-                            }
-                        }
-                    }
-                    _ => {
-                        for slot in slots.by_ref().take(g.in_c / 4) {
-                            if let [even, odd, ..] = slot {
-                                *even = 0;
-                                *odd = 0;
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        fill_groups(words, panel, column, g, input, (oy, ox), offset);
         return;
     }
     let mut w = Writer::new(words, panel, column);
@@ -184,4 +155,58 @@ pub fn fill_im2col(
         }
     }
     w.finish();
+}
+
+/// [`fill_im2col`] for `in_c % 4 == 0`: whole groups per tap, one input word, two `SXTAB16`
+/// and two stores per group, through a pointer that steps `2P` words from group to group.
+#[inline(always)]
+fn fill_groups(
+    words: &mut [u32],
+    panel: Panel,
+    column: usize,
+    g: &Geometry,
+    input: &[i8],
+    (oy, ox): (usize, usize),
+    offset: i32,
+) {
+    let off = pack(offset as i16, offset as i16);
+    let stride = 2 * panel.columns;
+    let per_tap = g.in_c / 4;
+    // The column's groups are words `2 * column + stride * k` and the one after, `k` below
+    // `panel.groups`; the taps write exactly `kernel_h * kernel_w * per_tap` groups.
+    let groups = g.kernel_h * g.kernel_w * per_tap;
+    if column >= panel.columns || groups > panel.groups || words.len() < stride * groups {
+        return;
+    }
+    let mut dst = words[2 * column..].as_mut_ptr();
+    for ky in 0..g.kernel_h {
+        let row = g.in_row(oy, ky);
+        for kx in 0..g.kernel_w {
+            match (row, g.in_col(ox, kx)) {
+                (Some(iy), Some(ix)) => {
+                    let at = (iy * g.in_w + ix) * g.in_c;
+                    for q in input[at..at + g.in_c].chunks_exact(4) {
+                        let q = word(q);
+                        // SAFETY: `dst` is group `k < groups` of the column (checked above:
+                        // `2 * column + 1 + stride * k < stride * groups <= words.len()`).
+                        unsafe {
+                            dst.write(sxtab16(off, q));
+                            dst.add(1).write(sxtab16_ror8(off, q));
+                            dst = dst.wrapping_add(stride);
+                        }
+                    }
+                }
+                _ => {
+                    for _ in 0..per_tap {
+                        // SAFETY: as above.
+                        unsafe {
+                            dst.write(0);
+                            dst.add(1).write(0);
+                            dst = dst.wrapping_add(stride);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
