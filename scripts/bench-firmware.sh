@@ -51,8 +51,10 @@ field() { sed -n "s/.*[ :]$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 declare -A R
 for variant in reference dsp; do
   echo "== build: $variant kernels" >&2
-  features=()
-  [ "$variant" = dsp ] && features=(--features dsp)
+  # `profile`: per-layer instruction counts (`layer:` lines; the clock reads add a few dozen
+  # instructions per layer to the totals).
+  features=(--features profile)
+  [ "$variant" = dsp ] && features=(--features dsp,profile)
   (cd "$BOARD" && env -u RUSTFLAGS CARGO_TARGET_DIR="$TARGET" SIAMEDGE_BOARD_MODEL="$MODEL" \
     SIAMEDGE_BOARD_VECTORS="$WORK/vectors.bin" cargo build --quiet --release "${features[@]}")
   elf="$WORK/board-$variant.elf"
@@ -83,6 +85,7 @@ for variant in reference dsp; do
   R[$variant,max]=$(field "$line" instructions_max)
   R[$variant,total]=$(field "$line" instructions_total)
   R[$variant,verdicts]=$(grep -c '^verify image.*| match$' "$log" || true)
+  grep '^layer: ' "$log" >"$WORK/layers-$variant.txt" || true
 done
 
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
@@ -110,6 +113,17 @@ row "instructions per MAC" "$(per_mac "${R[reference,total]}" "${R[reference,n]}
 row "estimated latency at 168 MHz (1 instruction per cycle)" "$(ms168 "${R[reference,total]}" "${R[reference,n]}")" "$(ms168 "${R[dsp,total]}" "${R[dsp,n]}")"
 row "verdicts equal to the host's" "${R[reference,verdicts]} of 2" "${R[dsp,verdicts]} of 2"
 row "peer: ESP32-S3 face recognizer (Espressif, published)" "~250 ms" "~250 ms"
+echo
+echo "Per layer (instructions per inference, per MAC; a max pool fused into the convolution before it"
+echo "shows only the clock reads, its work is in the convolution's row):"
+echo
+row2() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
+row2 "layer" "MACs" "reference kernels" "DSP kernels" "DSP per MAC"
+row2 "---" "---" "---" "---" "---"
+paste -d'\n' "$WORK/layers-reference.txt" "$WORK/layers-dsp.txt" | while read -r ref && read -r dsp; do
+  row2 "$(field "$ref" index) $(field "$ref" kind) $(field "$ref" output)" "$(field "$ref" macs)" \
+    "$(field "$ref" instructions) ($(field "$ref" per_mac))" "$(field "$dsp" instructions)" "$(field "$dsp" per_mac)"
+done
 echo
 echo "Instruction counts are exact (QEMU -icount shift=0, SysTick calibrated at 40 instructions per"
 echo "tick). The latency is an estimate and an optimistic one: it assumes one instruction per cycle,"

@@ -18,7 +18,7 @@
 //! When not: other pools (average, other windows, padding), a pool that is not the next layer,
 //! or a build without the `dsp` feature (the reference kernels never fuse).
 
-use super::matmul::{conv_panel, dot4};
+use super::matmul::{conv_panel, dot4, dot4_quads};
 use super::panel::fill_im2col;
 use super::requant;
 use crate::engine::kernels::conv2d::Conv2d;
@@ -207,6 +207,8 @@ pub fn conv_pool(k: &ConvPool<'_>, input: &[i8], output: &mut [i8], scratch: &mu
     };
     let g = &conv.geometry;
     let per_filter = g.kernel_h * g.kernel_w * g.in_c;
+    // Whole quads of groups and no tail: the assembly loop alone per filter.
+    let quads = panel.tail == 0 && panel.groups % 4 == 0;
     let mut pixels = output.chunks_exact_mut(g.out_c);
     for py in 0..k.out_h {
         for px in 0..k.out_w {
@@ -218,7 +220,11 @@ pub fn conv_pool(k: &ConvPool<'_>, input: &[i8], output: &mut [i8], scratch: &mu
                 fill_im2col(words, panel, j, g, input, cell, conv.input_offset);
             }
             let filters = conv.weights.chunks_exact(per_filter);
-            if k.fast {
+            if k.fast && quads {
+                for ((o, filter), e) in out.iter_mut().zip(filters).zip(table) {
+                    *o = requant::apply(e, max4(dot4_quads(filter, words, [e[0]; 4])));
+                }
+            } else if k.fast {
                 for ((o, filter), e) in out.iter_mut().zip(filters).zip(table) {
                     *o = requant::apply(e, max4(dot4(filter, words, panel, [e[0]; 4])));
                 }

@@ -68,6 +68,27 @@ pub(crate) fn dot4(filter: &[i8], words: &[u32], panel: Panel, acc: [i32; 4]) ->
     acc
 }
 
+/// [`dot4`] for a panel without tail whose groups are a multiple of 4 (`panel.tail == 0`,
+/// `panel.groups % 4 == 0`, `filter.len() == 4 * panel.groups`): the assembly loop alone on
+/// Cortex-M, the primitives elsewhere.
+#[inline(always)]
+pub(crate) fn dot4_quads(filter: &[i8], words: &[u32], acc: [i32; 4]) -> [i32; 4] {
+    if cfg!(all(target_arch = "arm", feature = "dsp")) {
+        return asm_loop::groups4(filter, words, acc);
+    }
+    let mut acc = acc;
+    let [a0, a1, a2, a3] = &mut acc;
+    for (w, c) in filter.chunks_exact(4).zip(words.chunks_exact(8)) {
+        let w = word(w);
+        let (lo, hi) = (sxtb16(w), sxtb16_ror8(w));
+        *a0 = smlad(hi, c[1], smlad(lo, c[0], *a0));
+        *a1 = smlad(hi, c[3], smlad(lo, c[2], *a1));
+        *a2 = smlad(hi, c[5], smlad(lo, c[4], *a2));
+        *a3 = smlad(hi, c[7], smlad(lo, c[6], *a3));
+    }
+    acc
+}
+
 #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
 mod asm_loop {
     /// Only the Cortex-M build has the assembly loop; elsewhere `dot4` takes no quads.
