@@ -19,7 +19,7 @@
 //! or a build without the `dsp` feature (the reference kernels never fuse).
 
 use super::matmul::{conv_panel, dot4, dot4_quads};
-use super::panel::fill_im2col;
+use super::panel::{fill_im2col, fill_window};
 use super::requant;
 use crate::engine::kernels::conv2d::Conv2d;
 use crate::engine::kernels::pool::{Pool, Reduce};
@@ -215,9 +215,11 @@ pub fn conv_pool(k: &ConvPool<'_>, input: &[i8], output: &mut [i8], scratch: &mu
             let Some(out) = pixels.next() else {
                 return true;
             };
-            for j in 0..4 {
-                let cell = (2 * py + j / 2, 2 * px + j % 2);
-                fill_im2col(words, panel, j, g, input, cell, conv.input_offset);
+            if !fill_window(words, panel, g, input, (2 * py, 2 * px), conv.input_offset) {
+                for j in 0..4 {
+                    let cell = (2 * py + j / 2, 2 * px + j % 2);
+                    fill_im2col(words, panel, j, g, input, cell, conv.input_offset);
+                }
             }
             let filters = conv.weights.chunks_exact(per_filter);
             if k.fast && quads {

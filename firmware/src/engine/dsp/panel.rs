@@ -210,3 +210,74 @@ fn fill_groups(
         }
     }
 }
+
+/// Fills all 4 columns of a 4-column `panel` with the im2col columns of output positions
+/// `(oy + dy, ox + dx)`, `dy, dx` in `{0, 1}` (a 2x2 pooling window), when `in_c % 4 == 0` and
+/// every tap of the 4 positions lies inside the input: per group, the 4 columns' input words
+/// are read and widened side by side into 8 consecutive panel words. Returns `false` (and
+/// writes nothing) otherwise; then [`fill_im2col`] fills the columns one by one.
+#[inline(always)]
+pub fn fill_window(
+    words: &mut [u32],
+    panel: Panel,
+    g: &Geometry,
+    input: &[i8],
+    (oy, ox): (usize, usize),
+    offset: i32,
+) -> bool {
+    let per_tap = g.in_c / 4;
+    let groups = g.kernel_h * g.kernel_w * per_tap;
+    if panel.columns != 4 || g.in_c % 4 != 0 || groups != panel.groups || panel.tail != 0 {
+        return false;
+    }
+    // The first input row and column of the window's taps, and the last ones.
+    let (Some(y0), Some(x0)) = (
+        (oy * g.stride_h).checked_sub(g.pad_top),
+        (ox * g.stride_w).checked_sub(g.pad_left),
+    ) else {
+        return false;
+    };
+    let y1 = y0 + g.stride_h + (g.kernel_h - 1) * g.dilation_h;
+    let x1 = x0 + g.stride_w + (g.kernel_w - 1) * g.dilation_w;
+    if y1 >= g.in_h
+        || x1 >= g.in_w
+        || words.len() < 8 * groups
+        || input.len() < g.in_h * g.in_w * g.in_c
+    {
+        return false;
+    }
+    let off = pack(offset as i16, offset as i16);
+    let row = g.in_w * g.in_c;
+    let at = y0 * row + x0 * g.in_c;
+    // The 4 cells' first taps: (dy, dx) = (0, 0), (0, 1), (1, 0), (1, 1).
+    let cells = [
+        at,
+        at + g.stride_w * g.in_c,
+        at + g.stride_h * row,
+        at + g.stride_h * row + g.stride_w * g.in_c,
+    ];
+    let base = input.as_ptr();
+    let mut dst = words.as_mut_ptr();
+    for ky in 0..g.kernel_h {
+        for kx in 0..g.kernel_w {
+            let tap = ky * g.dilation_h * row + kx * g.dilation_w * g.in_c;
+            for q in 0..per_tap {
+                let i = tap + 4 * q;
+                // SAFETY: every tap of the 4 cells is inside the input (rows `y0..=y1`, columns
+                // `x0..=x1` checked above, `input` holds `in_h * in_w * in_c` bytes), so the
+                // 4-byte reads at `cells[j] + i` are in bounds (unaligned reads are allowed by
+                // `read_unaligned`); `dst` is group `k < groups` of the panel, 8 words, and
+                // `words` holds `8 * groups`.
+                unsafe {
+                    for (j, &c) in cells.iter().enumerate() {
+                        let q = u32::from_le(base.add(c + i).cast::<u32>().read_unaligned());
+                        dst.add(2 * j).write(sxtab16(off, q));
+                        dst.add(2 * j + 1).write(sxtab16_ror8(off, q));
+                    }
+                    dst = dst.add(8);
+                }
+            }
+        }
+    }
+    true
+}
