@@ -9,7 +9,7 @@ use reference::random::{
     conv_model, conv_pool_model, depthwise_model, narrow_conv_pool_model, random_model, Rng,
 };
 use siamedge_firmware::engine::dsp::conv_pool::{self, ConvPool};
-use siamedge_firmware::engine::dsp::{self, matmul};
+use siamedge_firmware::engine::dsp::{self, matmul, panel};
 use siamedge_firmware::engine::kernels::conv2d::Conv2d;
 use siamedge_firmware::engine::kernels::dense::Dense;
 use siamedge_firmware::engine::kernels::depthwise::Depthwise;
@@ -274,5 +274,45 @@ fn fused_steps_keep_the_layer_count_and_the_macs() {
     assert!(
         fast > 5,
         "only {fast} of {fused} fused layers take the fast requantization"
+    );
+}
+
+#[test]
+fn window_fill_equals_four_column_fills() {
+    let (mut windows, mut interior) = (0, 0);
+    for seed in 0..200 {
+        let bytes = conv_pool_model(seed).to_bytes().unwrap();
+        let model = Model::decode(&bytes).unwrap();
+        let Some(i) = fusable_pair(&model) else {
+            continue;
+        };
+        let LayerKind::Conv2d(w) = &model.layers()[i].kind else {
+            unreachable!()
+        };
+        let k = Conv2d::prepare(i, &model.layers()[i], w).unwrap();
+        let g = k.geometry;
+        let panel = matmul::conv_panel(&k);
+        let input = Rng::new(seed).bytes(g.in_h * g.in_w * g.in_c);
+        for oy in (0..g.out_h.saturating_sub(1)).step_by(2) {
+            for ox in (0..g.out_w.saturating_sub(1)).step_by(2) {
+                let mut a = vec![0x5555_5555u32; panel.words()];
+                let mut b = a.clone();
+                windows += 1;
+                if !panel::fill_window(&mut a, panel, &g, &input, (oy, ox), k.input_offset) {
+                    assert_eq!(a, b, "a refused fill writes nothing");
+                    continue;
+                }
+                interior += 1;
+                for j in 0..4 {
+                    let cell = (oy + j / 2, ox + j % 2);
+                    panel::fill_im2col(&mut b, panel, j, &g, &input, cell, k.input_offset);
+                }
+                assert_eq!(a, b, "seed {seed} window ({oy}, {ox})");
+            }
+        }
+    }
+    assert!(
+        interior > 50,
+        "only {interior} of {windows} windows were interior"
     );
 }
