@@ -48,8 +48,10 @@
 //! dense layers and depthwise convolutions (depth multiplier 1, channels a multiple of 4) use
 //! the packed kernels of [`dsp`] (SMLAD/SXTB16 on Cortex-M4/M7, a bit-exact portable emulation
 //! elsewhere), which give the same bytes; convolutions and dense layers need scratch in the
-//! arena ([`dsp::arena_bytes`]) and run the reference kernel where it is missing.
-//! [`Engine::packed_layers`] says how many layers run packed.
+//! arena ([`dsp::arena_bytes`]) and run the reference kernel where it is missing. On that
+//! path a convolution followed by a 2x2 stride-2 unpadded max pool runs as one fused step
+//! ([`dsp::conv_pool`]) that writes the pool's output; the pool's own step does nothing.
+//! [`Engine::packed_layers`] says how many layers run packed (a fused pair counts once).
 
 pub mod arena;
 pub mod dsp;
