@@ -163,17 +163,25 @@ fn compare_conv_pool(bytes: &[u8], seed: u64) -> Result<bool, TestCaseError> {
     let mut reference = vec![0i8; layers[i + 1].output.elements() as usize];
     conv.eval(&input, &mut conv_out);
     pool.eval(&conv_out, &mut reference);
-    for (monotone, narrow, fast) in [
-        (fused.monotone, fused.narrow, fused.fast),
-        (fused.monotone, fused.narrow, false),
-        (false, fused.narrow, false),
-        (fused.monotone, false, fused.fast),
-        (fused.monotone, false, false),
+    for (monotone, narrow, fast, wide) in [
+        (fused.monotone, fused.narrow, fused.fast, fused.wide),
+        (fused.monotone, fused.narrow, fused.fast, false),
+        (fused.monotone, fused.narrow, false, false),
+        (false, fused.narrow, false, false),
+        (
+            fused.monotone,
+            false,
+            fused.fast,
+            fused.fast && !fused.narrow && fused.wide,
+        ),
+        (fused.monotone, false, fused.fast, false),
+        (fused.monotone, false, false, false),
     ] {
         let k = ConvPool {
             monotone,
             narrow,
             fast,
+            wide,
             ..fused
         };
         let mut packed = vec![0x55i8; reference.len()];
@@ -188,10 +196,11 @@ fn compare_conv_pool(bytes: &[u8], seed: u64) -> Result<bool, TestCaseError> {
         prop_assert_eq!(
             &packed,
             &reference,
-            "monotone {} narrow {} fast {}",
+            "monotone {} narrow {} fast {} wide {}",
             monotone,
             narrow,
-            fast
+            fast,
+            wide
         );
         // Too little scratch: refused, nothing written.
         let mut untouched = vec![0x55i8; reference.len()];
@@ -245,7 +254,7 @@ proptest! {
 
 #[test]
 fn fused_steps_keep_the_layer_count_and_the_macs() {
-    let (mut fused, mut fast) = (0, 0);
+    let (mut fused, mut fast, mut wide) = (0, 0, 0);
     for seed in 0..40 {
         let spec = conv_pool_model(seed);
         let bytes = spec.to_bytes().unwrap();
@@ -267,7 +276,9 @@ fn fused_steps_keep_the_layer_count_and_the_macs() {
             };
             let conv = Conv2d::prepare(i, l, cw).unwrap();
             let pool = Pool::prepare(&model.layers()[i + 1], pw, Reduce::Max);
-            fast += usize::from(ConvPool::fuse(&conv, &pool).unwrap().fast);
+            let k = ConvPool::fuse(&conv, &pool).unwrap();
+            fast += usize::from(k.fast);
+            wide += usize::from(k.wide);
         }
     }
     assert!(fused > 20, "only {fused} of 40 models have a fusable chain");
@@ -275,6 +286,7 @@ fn fused_steps_keep_the_layer_count_and_the_macs() {
         fast > 5,
         "only {fast} of {fused} fused layers take the fast requantization"
     );
+    assert!(wide > 0, "none of {fused} fused layers widens its filters");
 }
 
 #[test]

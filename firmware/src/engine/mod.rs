@@ -291,11 +291,17 @@ fn fuse_next<'m>(
         output_len: k.output_len(),
         ..*step
     };
-    // Without the requantization table, then without the 3x3 kernel's widened filters, when
-    // the scratch is too small for them.
+    // Without the widened filters, then without the requantization table, then without the
+    // 3x3 kernel's widened filters, when the scratch is too small for them.
     for k in [
-        dsp::conv_pool::ConvPool { fast: false, ..k },
+        dsp::conv_pool::ConvPool { wide: false, ..k },
         dsp::conv_pool::ConvPool {
+            wide: false,
+            fast: false,
+            ..k
+        },
+        dsp::conv_pool::ConvPool {
+            wide: false,
             fast: false,
             narrow: false,
             ..k

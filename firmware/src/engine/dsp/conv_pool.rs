@@ -18,7 +18,7 @@
 //! When not: other pools (average, other windows, padding), a pool that is not the next layer,
 //! or a build without the `dsp` feature (the reference kernels never fuse).
 
-use super::matmul::{conv_panel, dot4, dot4_quads};
+use super::matmul::{conv_panel, dot4, dot4_quads, dot4_wide, widen};
 use super::panel::{fill_im2col, fill_window};
 use super::requant;
 use crate::engine::kernels::conv2d::Conv2d;
@@ -44,6 +44,10 @@ pub struct ConvPool<'m> {
     /// Whether every channel takes the fast requantization ([`requant`](super::requant)):
     /// then the kernel prepares a per-channel table in the scratch.
     pub fast: bool,
+    /// Whether the filters are widened once per inference into the scratch (2 words per group
+    /// of 4 weights), so the inner loop skips the `SXTB16`s: only with [`fast`](Self::fast),
+    /// on a panel of whole quads of groups (`K % 16 == 0`) and not [`narrow`](Self::narrow).
+    pub wide: bool,
     /// Whether it runs the single-channel 3x3 kernel ([`conv3x3_pool`](super::conv3x3_pool))
     /// instead of the panel.
     pub narrow: bool,
@@ -74,6 +78,11 @@ impl<'m> ConvPool<'m> {
             monotone: monotone(conv),
             fast: fast(conv, pool.min, pool.max),
             narrow: super::conv3x3_pool::supported(conv),
+            wide: false,
+        })
+        .map(|k| Self {
+            wide: k.fast && !k.narrow && quads(&conv_panel(conv)),
+            ..k
         })
     }
 
@@ -90,7 +99,16 @@ impl<'m> ConvPool<'m> {
         } else {
             conv_panel(&self.conv).scratch_bytes()
         };
-        kernel + 4 * self.table_words()
+        kernel + 4 * (self.table_words() + self.wide_words())
+    }
+
+    /// Words of the widened filters (0 unless [`wide`](Self::wide)).
+    fn wide_words(&self) -> usize {
+        if self.wide {
+            self.conv.weights.len() / 2
+        } else {
+            0
+        }
     }
 
     /// Words of the requantization table (0 unless [`fast`](Self::fast)).
@@ -172,6 +190,11 @@ fn fast(conv: &Conv2d<'_>, min: i8, max: i8) -> bool {
         })
 }
 
+/// Whether `panel` has no tail and whole quads of groups (the assembly loop alone).
+fn quads(panel: &super::panel::Panel) -> bool {
+    panel.tail == 0 && panel.groups % 4 == 0
+}
+
 /// The largest of 4 accumulators.
 #[inline(always)]
 pub(crate) fn max4([a0, a1, a2, a3]: [i32; 4]) -> i32 {
@@ -202,13 +225,18 @@ pub fn conv_pool(k: &ConvPool<'_>, input: &[i8], output: &mut [i8], scratch: &mu
     }
     let conv = &k.conv;
     let panel = conv_panel(conv);
-    let Some((table, words)) = k.split_scratch(scratch, panel.words()) else {
+    let Some((table, words)) = k.split_scratch(scratch, panel.words() + k.wide_words()) else {
         return false;
     };
+    let (words, wide) = words.split_at_mut(panel.words());
     let g = &conv.geometry;
     let per_filter = g.kernel_h * g.kernel_w * g.in_c;
     // Whole quads of groups and no tail: the assembly loop alone per filter.
-    let quads = panel.tail == 0 && panel.groups % 4 == 0;
+    let quads = quads(&panel);
+    if k.wide {
+        widen(conv.weights, wide);
+    }
+    let wide = &*wide;
     let mut pixels = output.chunks_exact_mut(g.out_c);
     for py in 0..k.out_h {
         for px in 0..k.out_w {
@@ -222,7 +250,12 @@ pub fn conv_pool(k: &ConvPool<'_>, input: &[i8], output: &mut [i8], scratch: &mu
                 }
             }
             let filters = conv.weights.chunks_exact(per_filter);
-            if k.fast && quads {
+            if k.wide {
+                let filters = wide.chunks_exact(per_filter / 2);
+                for ((o, filter), e) in out.iter_mut().zip(filters).zip(table) {
+                    *o = requant::apply(e, max4(dot4_wide(filter, words, [e[0]; 4])));
+                }
+            } else if k.fast && quads {
                 for ((o, filter), e) in out.iter_mut().zip(filters).zip(table) {
                     *o = requant::apply(e, max4(dot4_quads(filter, words, [e[0]; 4])));
                 }
