@@ -192,7 +192,7 @@ fn fast(conv: &Conv2d<'_>, min: i8, max: i8) -> bool {
 
 /// Whether `panel` has no tail and whole quads of groups (the assembly loop alone).
 fn quads(panel: &super::panel::Panel) -> bool {
-    panel.tail == 0 && panel.groups % 4 == 0
+    panel.tail == 0 && panel.groups.is_multiple_of(4)
 }
 
 /// The largest of 4 accumulators.

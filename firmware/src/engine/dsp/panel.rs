@@ -227,7 +227,8 @@ pub fn fill_window(
 ) -> bool {
     let per_tap = g.in_c / 4;
     let groups = g.kernel_h * g.kernel_w * per_tap;
-    if panel.columns != 4 || g.in_c % 4 != 0 || groups != panel.groups || panel.tail != 0 {
+    if panel.columns != 4 || !g.in_c.is_multiple_of(4) || groups != panel.groups || panel.tail != 0
+    {
         return false;
     }
     // The first input row and column of the window's taps, and the last ones.
