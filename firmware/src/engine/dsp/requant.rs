@@ -37,7 +37,10 @@ pub fn entry(bias: i32, rq: &Requant, bound: u64, min: i32, max: i32) -> Option<
 /// The entry without the exactness check (the caller proved it at prepare).
 #[inline(always)]
 pub fn make(bias: i32, rq: &Requant, min: i32, max: i32) -> Entry {
-    let nudge = (1i32 << (rq.right - 1)).wrapping_add(rq.zero_point.wrapping_shl(rq.right));
+    // Wrapping, so that an entry made without the check is wrong but never a panic.
+    let nudge = 1i32
+        .wrapping_shl(rq.right.wrapping_sub(1))
+        .wrapping_add(rq.zero_point.wrapping_shl(rq.right));
     [
         bias,
         rq.left as i32 + 1,
@@ -53,11 +56,11 @@ pub fn make(bias: i32, rq: &Requant, min: i32, max: i32) -> Entry {
 /// The int8 output of accumulator `acc` for entry `e` (see the module docs).
 #[inline(always)]
 pub fn apply(e: &Entry, acc: i32) -> i8 {
-    let high = smmulr(acc << e[1], e[2]);
+    let high = smmulr(acc.wrapping_shl(e[1] as u32), e[2]);
     let t = high
         .wrapping_add(e[3])
         .wrapping_sub(((high as u32) >> 31) as i32);
-    (t >> e[4]).max(e[5]).min(e[6]) as i8
+    t.wrapping_shr(e[4] as u32).max(e[5]).min(e[6]) as i8
 }
 
 #[cfg(test)]
