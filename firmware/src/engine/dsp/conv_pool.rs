@@ -41,7 +41,7 @@ pub struct ConvPool<'m> {
     /// Whether every channel's requantization is provably monotone on its accumulator range
     /// (then one requantization per pooled output).
     pub monotone: bool,
-    /// Whether every channel takes the fast requantization ([`requant`](super::requant)):
+    /// Whether every channel takes the fast requantization ([`requant`]):
     /// then the kernel prepares a per-channel table in the scratch.
     pub fast: bool,
     /// Whether the filters are widened once per inference into the scratch (2 words per group
