@@ -9,9 +9,9 @@
 //! clock reads themselves (a few dozen instructions per layer) land in the counts.
 
 use siamedge_firmware::engine::Engine;
+use siamedge_format::Model;
 #[cfg(feature = "profile")]
 use siamedge_format::MAX_LAYERS;
-use siamedge_format::Model;
 
 use crate::clock::{Calibration, Clock};
 #[cfg(feature = "profile")]

@@ -77,7 +77,9 @@ impl Runner<'_, '_, '_, '_> {
         };
         self.engine.input_mut().copy_from_slice(input);
         let before = self.clock.ticks();
-        let output = self.profile.invoke(self.engine, self.clock, self.calibration);
+        let output = self
+            .profile
+            .invoke(self.engine, self.clock, self.calibration);
         let after = self.clock.ticks();
         let instructions = self.calibration.instructions(after - before);
         self.measured.add(instructions);
