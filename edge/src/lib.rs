@@ -15,6 +15,7 @@
 
 pub mod error;
 pub mod gallery_file;
+pub mod onnx_exact;
 pub mod onnx_fold;
 pub mod preprocess;
 pub mod runtime;

@@ -1,8 +1,9 @@
 //! Running an exported encoder with tract: ONNX in, embeddings out, decisions from the model file.
 //!
 //! What: [`OnnxEncoder`] loads `model.onnx` (f32) or `model.int8.onnx` (QDQ) as written by
-//! `siamedge-train export`, folds its constant per-axis dequantizations
-//! ([`crate::onnx_fold`]), fixes the batch to 1 and optimizes it with tract; `embed` maps one
+//! `siamedge-train export`, lowers its int8 layers to the engine's integer arithmetic
+//! ([`crate::onnx_exact`], so tract's int8 embeddings are the firmware's bit for bit), folds the
+//! constant per-axis dequantizations left ([`crate::onnx_fold`]), fixes the batch to 1 and optimizes it with tract; `embed` maps one
 //! normalized `(1, C, H, W)` input to a `D`-vector of f32. [`Runtime`] pairs it with the int8 model
 //! file (`model.sgm`), which says how to preprocess images (size, mean, std), how the embedding is
 //! quantized for templates (its scale), the metric, and the operating points: the edge box and the
@@ -24,6 +25,7 @@ use tract_onnx::pb::{tensor_shape_proto::dimension::Value, type_proto, ModelProt
 use tract_onnx::prelude::*;
 
 use crate::error::EdgeError;
+use crate::onnx_exact::{lower_to_integer, Lowered};
 use crate::onnx_fold::fold_constant_dequantize;
 use crate::preprocess::{load_gray, to_input, GrayImage};
 
@@ -36,6 +38,7 @@ pub struct OnnxEncoder {
     dim: usize,
     metadata: Vec<(String, String)>,
     folded: usize,
+    lowered: Lowered,
 }
 
 fn onnx_err(path: &Path, e: impl std::fmt::Display) -> EdgeError {
@@ -94,6 +97,7 @@ impl OnnxEncoder {
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, EdgeError> {
         use prost::Message;
         let mut proto = ModelProto::decode(bytes).map_err(|e| onnx_err(path, e))?;
+        let lowered = lower_to_integer(&mut proto);
         let folded = fold_constant_dequantize(&mut proto).map_err(|e| onnx_err(path, e))?;
         let input = fixed_dims(path, &proto, false)?;
         let output = fixed_dims(path, &proto, true)?;
@@ -127,6 +131,7 @@ impl OnnxEncoder {
             dim,
             metadata,
             folded,
+            lowered,
         })
     }
 
@@ -151,6 +156,11 @@ impl OnnxEncoder {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The int8 layers lowered to integer operators at load (all zero for a float graph).
+    pub fn lowered(&self) -> Lowered {
+        self.lowered
     }
 
     /// How many constant `DequantizeLinear` nodes were folded at load (0 for a float graph).

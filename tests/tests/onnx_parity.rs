@@ -167,8 +167,9 @@ fn edge_preprocessing_matches_the_trainer_bit_for_bit() {
 }
 
 /// Every layer kind of the model format through the QDQ writer and tract: outputs are exact
-/// multiples of the embedding scale (the graph ends in the int8 embedding), and folding the
-/// per-axis weight dequantization matters (tract alone would use channel 0's scale everywhere).
+/// multiples of the embedding scale (the graph ends in the int8 embedding), and every weighted
+/// layer is lowered to integer operators (so no per-axis weight dequantization is left for tract,
+/// which would use channel 0's scale everywhere).
 #[test]
 fn qdq_graph_of_every_layer_kind_runs_on_tract() {
     for spec in [
@@ -185,7 +186,9 @@ fn qdq_graph_of_every_layer_kind_runs_on_tract() {
             .iter()
             .filter(|l| l.kind.has_weights())
             .count();
-        assert_eq!(rt.folded_dequantizations(), 2 * weighted);
+        assert_eq!(rt.lowered().matmul, weighted);
+        assert_eq!(rt.lowered().left_in_float, 0);
+        assert_eq!(rt.folded_dequantizations(), 0);
         assert_eq!(
             rt.metadata("siamedge.model_id"),
             Some(hex::encode(model.id().as_bytes()).as_str())

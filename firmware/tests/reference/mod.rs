@@ -227,7 +227,8 @@ pub fn global_average(l: &LayerSpec, x: &Tensor) -> Tensor {
     }
 }
 
-/// `round(128 * d / |d|)` in f64, clamped: the ideal the integer algorithm approximates.
+/// `round(128 * d / |d|)` in f64 (half away from zero), clamped: what the integer algorithm
+/// computes exactly.
 pub fn l2_normalize(l: &LayerSpec, x: &Tensor) -> Tensor {
     let zp = i64::from(l.input_quant.zero_point);
     let mut data = Vec::new();

@@ -438,7 +438,7 @@ pub fn run(args: ExportArgs, _verbose: u8) -> Result<()> {
         notes: vec![
             format!("int8 model file: {sgm_origin}."),
             "Distances: the model metric over int8 embeddings for the int8 rows (as the device computes them), over f32 embeddings for the f32 row.".into(),
-            "tract ignores per-axis DequantizeLinear scales; siamedge-edge folds the constant weight dequantization before loading (siamedge_edge::onnx_fold), and so does this export's tract row.".into(),
+            "The tract row runs model.int8.onnx as siamedge-edge does: siamedge_edge::onnx_exact lowers each int8 layer to the engine's integer arithmetic before tract loads it (tract alone runs QDQ convolutions in float and reads only the first of per-axis scales), so its int8 embeddings equal the reference executor's bit for bit.".into(),
         ],
     };
     let json = serde_json::to_string_pretty(&card)?;

@@ -128,6 +128,9 @@ pub struct QuantizeReport {
     pub qat_steps: usize,
     /// Operating points written, measured on training identities' pairs.
     pub operating_points: Vec<CalibratedPoint>,
+    /// Training identities, all their images and pairs: where a quantization recipe (the
+    /// percentile, PTQ or QAT) may be chosen without looking at test identities.
+    pub train: Comparison,
     /// Validation identities (model selection side of the training identities).
     pub validation: Option<Comparison>,
     /// Test identities, for information.
@@ -291,6 +294,7 @@ pub fn quantize_run(args: &QuantizeArgs, verbose: u8) -> Result<(Vec<u8>, Quanti
     spec.decision = decision_spec(&points, margin)?;
     let bytes = spec.to_bytes()?;
     let model = Model::decode(&bytes)?;
+    let train_cmp = compare(&folded, &model, train, &all_pairs(train.labels()))?;
     let validation = match &splits.validation {
         Some(v) => Some(compare(&folded, &model, v, &all_pairs(v.labels()))?),
         None => None,
@@ -308,6 +312,7 @@ pub fn quantize_run(args: &QuantizeArgs, verbose: u8) -> Result<(Vec<u8>, Quanti
             0
         },
         operating_points: points,
+        train: train_cmp,
         validation,
         test,
         model_file: args.out.clone(),
@@ -366,6 +371,7 @@ fn print_report(r: &QuantizeReport) {
             c.cosine_min
         );
     };
+    row("training", &r.train);
     if let Some(v) = &r.validation {
         row("validation", v);
     }

@@ -1,81 +1,53 @@
-//! Reference int8 L2 normalization, bit for bit TensorFlow Lite's
-//! `reference_integer_ops::L2Normalization`.
+//! Reference int8 L2 normalization, correctly rounded.
 //!
-//! For each position (each `(y, x)`, over its `c` channels), with `d_i = q_i - zp_in`:
-//! 1. `s = sum d_i^2` (i32; at most `4096 * 255^2`, no overflow);
-//! 2. `(m, e) = GetInvSqrtQuantizedMultiplierExp(s, -1)`: `m * 2^(e - 31) ≈ 1 / sqrt(s)`,
-//!    computed in fixed point exactly as TFLite does (normalize `s` by powers of 4 into
-//!    `[2^27, 2^29)`, five Newton-Raphson steps `x <- 1.5 x - (s/2) x^3` in gemmlowp Q3.28 from
-//!    `x = 1`, times `sqrt(2)/2` in Q0.31); `s <= 1` gives `(i32::MAX, 0)`;
-//! 3. `out_i = clamp(MultiplyByQuantizedMultiplier(d_i, m, e + 7), -128, 127)`: output scale
-//!    `1/128`, zero point 0 (so a unit vector's components land in `[-128, 127]`, +1.0 saturating
-//!    to 127);
-//! 4. then the layer's activation clamp.
+//! For each position (each `(y, x)`, over its `c` channels), with `d_i = q_i - zp_in` and
+//! `S = sum d_i^2` (u32; at most `4096 * 255^2`):
+//! `out_i = clamp(sign(d_i) * round(128 |d_i| / sqrt(S)), -128, 127)`, rounding half away from
+//! zero, then the layer's activation clamp. Output scale `1/128`, zero point 0 (a unit vector's
+//! components land in `[-128, 127]`, +1.0 saturating to 127); `S = 0` gives zeros.
+//!
+//! Exact in integers: `k = round(128 |d| / sqrt(S))` is `(m + 1) / 2` with `m = floor(sqrt(A /
+//! S))` (both divisions floor) and `A = 65536 d^2`, because `m` is the largest integer with
+//! `m^2 S <= A`, i.e. `floor(256 |d| / sqrt(S))`, and `(m + 1) / 2` counts the odd integers up to
+//! it. One `u32` division and one integer square root per value (128 of them per embedding).
+//!
+//! Why not TensorFlow Lite's `L2Normalization` (a fixed-point Newton inverse square root): its
+//! result sits up to a step away from the true quotient, so a float runtime (tract on the QDQ
+//! graph, `siamedge_edge::onnx_exact`) cannot reproduce it; the correctly rounded quotient it
+//! can, in f64, to the bit.
 
 use siamedge_format::Layer;
 
-use super::requant::{
-    multiply_by_quantized_multiplier, rounding_divide_by_pot, saturating_rounding_doubling_high_mul,
-};
+/// `floor(sqrt(n))`, digit by digit (16 steps, no division).
+pub fn isqrt(n: u32) -> u32 {
+    let mut rest = n;
+    let mut root = 0u32;
+    let mut bit = 1u32 << 30;
+    while bit > n {
+        bit >>= 2;
+    }
+    while bit != 0 {
+        if rest >= root + bit {
+            rest -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+        bit >>= 2;
+    }
+    root
+}
 
-/// gemmlowp's `SaturatingRoundingMultiplyByPOT<exponent>` for a positive `exponent`: a left
-/// shift saturating to the i32 range.
-fn saturating_shl(x: i32, exponent: u32) -> i32 {
-    let threshold = (1i32 << (31 - exponent)) - 1;
-    if x > threshold {
-        i32::MAX
-    } else if x < -threshold {
-        i32::MIN
+/// `sign(d) * round(128 |d| / sqrt(sum))` (half away from zero), for `|d| <= 255`,
+/// `d^2 <= sum` and `sum > 0`.
+pub fn normalized(d: i32, sum: u32) -> i32 {
+    let a = 65_536 * d.unsigned_abs() * d.unsigned_abs();
+    let k = ((isqrt(a / sum) + 1) / 2) as i32;
+    if d < 0 {
+        -k
     } else {
-        x << exponent
+        k
     }
-}
-
-/// gemmlowp's `Rescale` from `from_int_bits` to `to_int_bits` integer bits (Q format change).
-fn rescale(x: i32, from_int_bits: i32, to_int_bits: i32) -> i32 {
-    let exponent = from_int_bits - to_int_bits;
-    match exponent {
-        0 => x,
-        e if e > 0 => saturating_shl(x, e as u32),
-        e => rounding_divide_by_pot(x, (-e) as u32),
-    }
-}
-
-/// TFLite's `GetInvSqrtQuantizedMultiplierExp(input, reverse_shift = -1)`: a Q31 multiplier
-/// and a left shift whose product approximates `1 / sqrt(input)`. `input >= 0`.
-pub fn inv_sqrt_multiplier(input: i32) -> (i32, i32) {
-    if input <= 1 {
-        return (i32::MAX, 0);
-    }
-    let mut input = input;
-    let mut shift: i32 = 11;
-    while input >= (1 << 29) {
-        input /= 4;
-        shift += 1;
-    }
-    let max_left_shift_bits = (input as u32).leading_zeros() - 1;
-    let left_shift_bit_pairs = max_left_shift_bits / 2 - 1;
-    shift -= left_shift_bit_pairs as i32;
-    input <<= 2 * left_shift_bit_pairs;
-    // F3 = FixedPoint<i32, 3> (Q3.28), F0 = Q0.31; a product of Qa and Qb is Q(a+b).
-    let fixedpoint_input = input >> 1;
-    let half_input = rounding_divide_by_pot(fixedpoint_input, 1);
-    let half_three: i32 = (1 << 28) + (1 << 27);
-    let mut x: i32 = 1 << 28;
-    for _ in 0..5 {
-        let x2 = saturating_rounding_doubling_high_mul(x, x); // Q6
-        let x3 = rescale(saturating_rounding_doubling_high_mul(x2, x), 9, 3);
-        let a = saturating_rounding_doubling_high_mul(half_three, x); // Q6
-        let b = saturating_rounding_doubling_high_mul(half_input, x3); // Q6
-        x = rescale(a.wrapping_sub(b), 6, 3);
-    }
-    let half_sqrt_2: i32 = 1_518_500_250;
-    let mut multiplier = saturating_rounding_doubling_high_mul(x, half_sqrt_2);
-    if shift < 0 {
-        multiplier = multiplier.wrapping_shl((-shift) as u32);
-        shift = 0;
-    }
-    (multiplier, -shift)
 }
 
 /// A prepared L2 normalization over the channels of each position.
@@ -109,16 +81,62 @@ impl L2Norm {
             .chunks_exact(self.depth)
             .zip(output.chunks_exact_mut(self.depth))
         {
-            let sum: i32 = x
+            let sum: u32 = x
                 .iter()
-                .map(|&v| (i32::from(v) - zp) * (i32::from(v) - zp))
+                .map(|&v| (i32::from(v) - zp).unsigned_abs().pow(2))
                 .sum();
-            let (multiplier, shift) = inv_sqrt_multiplier(sum);
             for (&v, o) in x.iter().zip(out.iter_mut()) {
-                let q = multiply_by_quantized_multiplier(i32::from(v) - zp, multiplier, shift + 7)
-                    .clamp(-128, 127) as i8;
-                *o = q.clamp(self.min, self.max);
+                let q = if sum == 0 {
+                    0
+                } else {
+                    normalized(i32::from(v) - zp, sum)
+                };
+                *o = (q.clamp(-128, 127) as i8).clamp(self.min, self.max);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isqrt_is_the_floor_of_the_root() {
+        for n in (0..70_000u32).chain([u32::MAX, u32::MAX - 1, 4_261_478_400, 1 << 31]) {
+            let r = u64::from(isqrt(n));
+            assert!(
+                r * r <= u64::from(n) && (r + 1) * (r + 1) > u64::from(n),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn normalized_is_the_correctly_rounded_quotient() {
+        // Every d against sums around and at perfect squares (where ties happen).
+        for sum in [
+            1u32,
+            2,
+            4,
+            9,
+            100,
+            255 * 255,
+            65_536,
+            65_537,
+            200_000,
+            4096 * 65_025,
+        ] {
+            for d in -255i32..=255 {
+                if (d * d) as u32 > sum {
+                    continue;
+                }
+                let v = 128.0 * f64::from(d) / f64::from(sum).sqrt();
+                assert_eq!(normalized(d, sum), v.round() as i32, "d {d} sum {sum}");
+            }
+        }
+        // Ties: sum 256^2, odd d -> v = d / 2 exactly, rounded away from zero.
+        assert_eq!(normalized(3, 65_536), 2);
+        assert_eq!(normalized(-3, 65_536), -2);
     }
 }
