@@ -5,7 +5,7 @@
 # published ~250 ms.
 #
 # Builds firmware/boards/qemu-mps2-an386 twice (release; reference kernels, then `--features
-# dsp`) around models/face-orl/model.sgm when the repository has it, else the fixture encoder
+# dsp`; a third time with `dsp,profile` for the per-layer rows) around models/face-orl/model.sgm when the repository has it, else the fixture encoder
 # (the reference CNN's shape, untrained), with test vectors from held-out ORL faces (synthetic
 # faces without the data), and runs each under `-icount shift=0`, where QEMU's virtual clock
 # advances 1 ns per instruction, so the board's SysTick counts give instructions.
@@ -85,6 +85,18 @@ for variant in reference dsp; do
   R[$variant,verdicts]=$(grep -c '^verify image.*| match$' "$log" || true)
 done
 
+# Per-layer counts: a third build, DSP kernels with `profile` (Engine::invoke_profiled reads the
+# clock after each layer). Its own run, so that the clock reads and the different inlining around
+# the callback stay out of the totals above.
+echo "== build and run: dsp kernels with per-layer profile" >&2
+(cd "$BOARD" && env -u RUSTFLAGS CARGO_TARGET_DIR="$TARGET" SIAMEDGE_BOARD_MODEL="$MODEL" \
+  SIAMEDGE_BOARD_VECTORS="$WORK/vectors.bin" cargo build --quiet --release --features dsp,profile)
+cp "$TARGET/thumbv7em-none-eabihf/release/siamedge-board-qemu-mps2-an386" "$WORK/board-dsp-profile.elf"
+timeout 600 qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic -monitor none \
+  -serial null -semihosting-config enable=on,target=native -icount shift=0 \
+  -kernel "$WORK/board-dsp-profile.elf" >"$WORK/run-dsp-profile.log" 2>&1 || {
+  cat "$WORK/run-dsp-profile.log" >&2; echo "error: the profiled dsp board failed" >&2; exit 1; }
+
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
 per_mac() { awk -v t="$1" -v n="$2" -v m="$3" 'BEGIN { printf "%.2f", t / (n * m) }'; }
 mean() { awk -v t="$1" -v n="$2" 'BEGIN { printf "%.0f", t / n }'; }
@@ -110,6 +122,17 @@ row "instructions per MAC" "$(per_mac "${R[reference,total]}" "${R[reference,n]}
 row "estimated latency at 168 MHz (1 instruction per cycle)" "$(ms168 "${R[reference,total]}" "${R[reference,n]}")" "$(ms168 "${R[dsp,total]}" "${R[dsp,n]}")"
 row "verdicts equal to the host's" "${R[reference,verdicts]} of 2" "${R[dsp,verdicts]} of 2"
 row "peer: ESP32-S3 face recognizer (Espressif, published)" "~250 ms" "~250 ms"
+echo
+echo "Per layer, DSP kernels (instructions per inference; a max pool fused into the convolution before"
+echo "it shows only the clock reads, its work is in the convolution's row):"
+echo
+row4() { printf '| %s | %s | %s | %s |\n' "$@"; }
+row4 "layer" "MACs" "instructions" "per MAC"
+row4 "---" "---" "---" "---"
+grep '^layer: ' "$WORK/run-dsp-profile.log" | while read -r l; do
+  row4 "$(field "$l" index) $(field "$l" kind) $(field "$l" output)" "$(field "$l" macs)" \
+    "$(field "$l" instructions)" "$(field "$l" per_mac)"
+done
 echo
 echo "Instruction counts are exact (QEMU -icount shift=0, SysTick calibrated at 40 instructions per"
 echo "tick). The latency is an estimate and an optimistic one: it assumes one instruction per cycle,"

@@ -48,8 +48,10 @@
 //! dense layers and depthwise convolutions (depth multiplier 1, channels a multiple of 4) use
 //! the packed kernels of [`dsp`] (SMLAD/SXTB16 on Cortex-M4/M7, a bit-exact portable emulation
 //! elsewhere), which give the same bytes; convolutions and dense layers need scratch in the
-//! arena ([`dsp::arena_bytes`]) and run the reference kernel where it is missing.
-//! [`Engine::packed_layers`] says how many layers run packed.
+//! arena ([`dsp::arena_bytes`]) and run the reference kernel where it is missing. On that
+//! path a convolution followed by a 2x2 stride-2 unpadded max pool runs as one fused step
+//! ([`dsp::conv_pool`]) that writes the pool's output; the pool's own step does nothing.
+//! [`Engine::packed_layers`] says how many layers run packed (a fused pair counts once).
 
 pub mod arena;
 pub mod dsp;
@@ -126,7 +128,22 @@ impl<'m, 'a> Engine<'m, 'a> {
         let input_len = model.input().shape().elements() as usize;
         let mut steps = heapless::Vec::new();
         let mut side = Side::Front;
-        for (index, layer) in model.layers().iter().enumerate() {
+        let layers = model.layers();
+        let mut fused_into_previous = false;
+        for (index, layer) in layers.iter().enumerate() {
+            if core::mem::take(&mut fused_into_previous) {
+                // The pool the previous step already computed: its output is that step's.
+                let len = layer.output.elements() as usize;
+                let _ = steps.push(Step {
+                    op: Op::Nothing,
+                    input: side,
+                    input_len: len,
+                    output: side,
+                    output_len: len,
+                    packed: false,
+                });
+                continue;
+            }
             let op = Op::prepare(index, layer)?;
             let output = if op.in_place() { side } else { side.other() };
             let mut step = Step {
@@ -138,6 +155,12 @@ impl<'m, 'a> Engine<'m, 'a> {
                 packed: false,
             };
             step.packed = cfg!(feature = "dsp") && !op.in_place() && packed_fits(buffer, &step);
+            if step.packed {
+                if let Some(fused) = fuse_next(index, &step, layers.get(index + 1), buffer)? {
+                    step = fused;
+                    fused_into_previous = true;
+                }
+            }
             // A decoded model has at most MAX_LAYERS layers.
             let _ = steps.push(step);
             side = output;
@@ -174,6 +197,12 @@ impl<'m, 'a> Engine<'m, 'a> {
     /// Multiply-accumulates per inference over all layers (padding taps included).
     pub fn macs(&self) -> u64 {
         self.steps.iter().map(|s| s.op.macs()).sum()
+    }
+
+    /// Multiply-accumulates of layer `index` per inference (0 past the last layer), as
+    /// [`macs`](Self::macs) counts them: a layer fused into another keeps its own count.
+    pub fn layer_macs(&self, index: usize) -> u64 {
+        self.steps.get(index).map_or(0, |s| s.op.macs())
     }
 
     /// The input tensor in the arena, to fill before [`invoke`](Self::invoke) (e.g. with
@@ -240,11 +269,58 @@ fn split<'b>(arena: &'b mut [i8], step: &Step<'_>) -> (&'b [i8], &'b mut [i8], &
     }
 }
 
+/// The packed convolution `step` fused with `next` (layer `index + 1`) when that is a 2x2 max
+/// pool over its output (see [`dsp::conv_pool`]) and the fused step's scratch holds the panel.
+fn fuse_next<'m>(
+    index: usize,
+    step: &Step<'m>,
+    next: Option<&siamedge_format::Layer<'m>>,
+    arena: &mut [i8],
+) -> Result<Option<Step<'m>>, EngineError> {
+    let (Op::Conv2d(conv), Some(next)) = (&step.op, next) else {
+        return Ok(None);
+    };
+    let Op::Pool(pool) = Op::prepare(index + 1, next)? else {
+        return Ok(None);
+    };
+    let Some(k) = dsp::conv_pool::ConvPool::fuse(conv, &pool) else {
+        return Ok(None);
+    };
+    let mut fused = Step {
+        op: Op::ConvPool(k),
+        output_len: k.output_len(),
+        ..*step
+    };
+    // Without the widened filters, then without the requantization table, then without the
+    // 3x3 kernel's widened filters, when the scratch is too small for them.
+    for k in [
+        dsp::conv_pool::ConvPool { wide: false, ..k },
+        dsp::conv_pool::ConvPool {
+            wide: false,
+            fast: false,
+            ..k
+        },
+        dsp::conv_pool::ConvPool {
+            wide: false,
+            fast: false,
+            narrow: false,
+            ..k
+        },
+    ] {
+        if packed_fits(arena, &fused) {
+            break;
+        }
+        fused.op = Op::ConvPool(k);
+    }
+    Ok(packed_fits(arena, &fused).then_some(fused))
+}
+
 /// Whether the scratch of `step` in `arena` holds its packed kernel's panel.
 fn packed_fits(arena: &mut [i8], step: &Step<'_>) -> bool {
     let (_, _, scratch) = split(arena, step);
     match &step.op {
         Op::Conv2d(k) => dsp::matmul::panel_words(scratch, dsp::matmul::conv_panel(k)).is_some(),
+        Op::ConvPool(k) => scratch.len() >= k.scratch_bytes(),
         Op::Dense(k) => dsp::matmul::panel_words(scratch, dsp::matmul::dense_panel(k)).is_some(),
         Op::Depthwise(k) => dsp::depthwise::supported(k),
         _ => false,
@@ -259,6 +335,11 @@ fn eval(op: &Op<'_>, packed: bool, input: &[i8], output: &mut [i8], scratch: &mu
             if !(packed && dsp::matmul::conv2d(k, input, output, scratch)) {
                 k.eval(input, output)
             }
+        }
+        Op::ConvPool(k) => {
+            // Only made by prepare after checking this very scratch: the kernel always runs.
+            let ran = dsp::conv_pool::conv_pool(k, input, output, scratch);
+            debug_assert!(ran, "fused step without its scratch");
         }
         Op::Depthwise(k) => {
             if !(packed && dsp::depthwise::depthwise(k, input, output)) {

@@ -9,6 +9,7 @@
 
 use siamedge_format::{Layer, LayerKind};
 
+use super::dsp::conv_pool::ConvPool;
 use super::error::EngineError;
 use super::kernels::conv2d::Conv2d;
 use super::kernels::dense::Dense;
@@ -40,6 +41,9 @@ impl Side {
 pub enum Op<'m> {
     /// Convolution (also pointwise).
     Conv2d(Conv2d<'m>),
+    /// Convolution fused with the 2x2 max pool after it (DSP path only; the pool's own step
+    /// is then [`Op::Nothing`]).
+    ConvPool(ConvPool<'m>),
     /// Depthwise convolution.
     Depthwise(Depthwise<'m>),
     /// Fully connected.
@@ -98,6 +102,7 @@ impl<'m> Op<'m> {
     pub fn macs(&self) -> u64 {
         match self {
             Op::Conv2d(k) => k.macs(),
+            Op::ConvPool(k) => k.macs(),
             Op::Depthwise(k) => k.macs(),
             Op::Dense(k) => k.macs(),
             _ => 0,

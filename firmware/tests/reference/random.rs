@@ -336,3 +336,110 @@ pub fn depthwise_model(seed: u64) -> ModelSpec {
     spec.layers = vec![wide, dw, dense];
     spec
 }
+
+/// [`conv_model`] with a 2x2, stride-2, unpadded max pool (random activation) between the
+/// convolution and the Dense: the chain the DSP path fuses. Falls back to the plain
+/// [`conv_model`] when the convolution's output is smaller than 2x2.
+pub fn conv_pool_model(seed: u64) -> ModelSpec {
+    let mut spec = conv_model(seed);
+    let mut rng = Rng::new(seed ^ 0xF00D);
+    let n = spec.layers.len();
+    if n < 2 || !matches!(spec.layers[n - 2].kind, LayerKind::Conv2d(_)) {
+        return spec;
+    }
+    let conv = &spec.layers[n - 2];
+    let (out, q) = (conv.output, conv.output_quant);
+    if out.h < 2 || out.w < 2 {
+        return spec;
+    }
+    let act = activation(&mut rng, q);
+    let pool = LayerSpec::pool(LayerKind::MaxPool2d(Window::new(2, 2, 2, 2)), out, q)
+        .unwrap()
+        .with_activation(act);
+    let depth = pool.output.elements() as usize;
+    let dim = usize::from(spec.embedding.dim);
+    let q_emb = Quant::new(spec.embedding.scale, 0);
+    let dense = weighted(
+        &mut rng,
+        LayerKind::Dense,
+        pool.output,
+        q,
+        q_emb,
+        dim,
+        depth,
+    )
+    .unwrap();
+    spec.layers.truncate(n - 1);
+    spec.layers.push(pool);
+    spec.layers.push(dense);
+    spec
+}
+
+/// A single-channel input, a 3x3 stride-1 convolution (same, random or no padding) and a 2x2
+/// max pool, then a Dense: the chain of the DSP path's single-channel 3x3 kernel. Falls back
+/// to [`conv_pool_model`] when the pick does not fit.
+pub fn narrow_conv_pool_model(seed: u64) -> ModelSpec {
+    let mut rng = Rng::new(seed ^ 0x3333);
+    let (h, w) = (rng.range(2, 14) as u16, rng.range(2, 14) as u16);
+    let input = Shape::new(h, w, 1);
+    let mut win = Window::new(3, 3, 1, 1);
+    match rng.range(0, 2) {
+        0 => win = win.same(input),
+        1 => {
+            win.padding = Padding {
+                top: rng.range(0, 2) as u16,
+                left: rng.range(0, 2) as u16,
+                bottom: rng.range(0, 2) as u16,
+                right: rng.range(0, 2) as u16,
+            }
+        }
+        _ => {}
+    }
+    let q_in = quant(&mut rng);
+    let q_out = quant(&mut rng);
+    let out_c = rng.range(1, 19) as usize;
+    let Some(conv) = weighted(
+        &mut rng,
+        LayerKind::Conv2d(win),
+        input,
+        q_in,
+        q_out,
+        out_c,
+        9,
+    ) else {
+        return conv_pool_model(seed);
+    };
+    if conv.output.h < 2 || conv.output.w < 2 {
+        return conv_pool_model(seed);
+    }
+    let act = activation(&mut rng, q_out);
+    let pool = LayerSpec::pool(
+        LayerKind::MaxPool2d(Window::new(2, 2, 2, 2)),
+        conv.output,
+        q_out,
+    )
+    .unwrap()
+    .with_activation(act);
+    let mut spec = random_model(seed, false);
+    let dim = usize::from(spec.embedding.dim);
+    let q_emb = Quant::new(spec.embedding.scale, 0);
+    let depth = pool.output.elements() as usize;
+    let dense = weighted(
+        &mut rng,
+        LayerKind::Dense,
+        pool.output,
+        q_out,
+        q_emb,
+        dim,
+        depth,
+    )
+    .unwrap();
+    spec.input.width = w;
+    spec.input.height = h;
+    spec.input.channels = 1;
+    spec.input.mean = heapless::Vec::from_slice(&[0.5]).unwrap();
+    spec.input.std = heapless::Vec::from_slice(&[0.25]).unwrap();
+    spec.input.quant = q_in;
+    spec.layers = vec![conv, pool, dense];
+    spec
+}

@@ -15,6 +15,7 @@
 
 mod clock;
 mod exit;
+mod profile;
 mod report;
 mod run;
 mod say;

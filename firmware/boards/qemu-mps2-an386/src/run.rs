@@ -8,6 +8,7 @@ use siamedge_format::{EmbeddingRef, Model, MAX_TEMPLATE_EMBEDDINGS, MAX_TEMPLATE
 
 use crate::clock::{Calibration, Clock};
 use crate::exit::Status;
+use crate::profile::Profile;
 use crate::report::{verdict, Fixed, Hex, Ratio, Text};
 use crate::say::say;
 
@@ -63,6 +64,7 @@ struct Runner<'e, 'm, 'a, 'v> {
     calibration: Calibration,
     measured: Measured,
     mismatches: u32,
+    profile: Profile,
 }
 
 impl Runner<'_, '_, '_, '_> {
@@ -75,7 +77,9 @@ impl Runner<'_, '_, '_, '_> {
         };
         self.engine.input_mut().copy_from_slice(input);
         let before = self.clock.ticks();
-        let output = self.engine.invoke();
+        let output = self
+            .profile
+            .invoke(self.engine, self.clock, self.calibration);
         let after = self.clock.ticks();
         let instructions = self.calibration.instructions(after - before);
         self.measured.add(instructions);
@@ -187,6 +191,7 @@ pub fn run<const N: usize>(
             ..Measured::default()
         },
         mismatches: 0,
+        profile: Profile::new(),
     };
 
     // Enroll: the captures' embeddings side by side, then one template under the file's policy.
@@ -269,6 +274,7 @@ pub fn run<const N: usize>(
         }
     }
 
+    runner.profile.report(&model, runner.engine);
     let (mismatches, measured) = (runner.mismatches, runner.measured);
     say!(
         "checked: {} embeddings differ, {} decisions differ",

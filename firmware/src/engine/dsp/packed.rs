@@ -48,6 +48,12 @@ pub fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
     imp::smlatt(a, b, acc)
 }
 
+/// `SMMULR a, b`: the high word of `a * b`, rounded: `(a * b + 2^31) >> 32`.
+#[inline(always)]
+pub fn smmulr(a: i32, b: i32) -> i32 {
+    imp::smmulr(a, b)
+}
+
 /// Two i16 lanes as a packed word.
 #[inline(always)]
 pub fn pack(low: i16, high: i16) -> u32 {
@@ -110,6 +116,11 @@ mod imp {
     pub fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
         let ((_, ah), (_, bh)) = (lanes(a), lanes(b));
         acc.wrapping_add(i32::from(ah) * i32::from(bh))
+    }
+
+    #[inline(always)]
+    pub fn smmulr(a: i32, b: i32) -> i32 {
+        ((i64::from(a) * i64::from(b) + (1 << 31)) >> 32) as i32
     }
 
     #[inline(always)]
@@ -191,6 +202,17 @@ mod imp {
     }
 
     #[inline(always)]
+    pub fn smmulr(a: i32, b: i32) -> i32 {
+        let r: i32;
+        // SAFETY: a register-only multiply of Armv7E-M; no memory, stack or flags.
+        unsafe {
+            asm!("smmulr {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
+                 options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+
+    #[inline(always)]
     pub fn smlad(a: u32, b: u32, acc: i32) -> i32 {
         let r: i32;
         // SAFETY: a register-only DSP instruction; it may set the sticky Q flag on overflow,
@@ -223,6 +245,11 @@ mod tests {
             smlad(pack(i16::MIN, i16::MIN), pack(i16::MIN, i16::MIN), 0),
             i32::MIN
         );
+        // (3 * 2^30 + 2^31) >> 32 = 1 (0.75 rounds up); -0.75 rounds to -1; -0.5 to 0.
+        assert_eq!(smmulr(3, 1 << 30), 1);
+        assert_eq!(smmulr(-3, 1 << 30), -1);
+        assert_eq!(smmulr(-2, 1 << 30), 0);
+        assert_eq!(smmulr(i32::MIN, i32::MIN), 1 << 30);
         assert_eq!(
             word(&[1, -1, 2, -2]),
             u32::from_le_bytes([1, 0xff, 2, 0xfe])

@@ -132,36 +132,7 @@ pub fn fill_im2col(
     offset: i32,
 ) {
     if g.in_c % 4 == 0 {
-        // Whole groups per tap: one input word, two SXTAB16, two stores per group.
-        let off = pack(offset as i16, offset as i16);
-        let groups = 2 * panel.columns * panel.groups;
-        let mut slots = words[2 * column..groups].chunks_mut(2 * panel.columns);
-        for ky in 0..g.kernel_h {
-            let row = g.in_row(oy, ky);
-            for kx in 0..g.kernel_w {
-                match (row, g.in_col(ox, kx)) {
-                    (Some(iy), Some(ix)) => {
-                        let at = (iy * g.in_w + ix) * g.in_c;
-                        let x = &input[at..at + g.in_c];
-                        for (q, slot) in x.chunks_exact(4).zip(slots.by_ref()) {
-                            let q = word(q);
-                            if let [even, odd, ..] = slot {
-                                *even = sxtab16(off, q);
-                                *odd = sxtab16_ror8(off, q);
-                            }
-                        }
-                    }
-                    _ => {
-                        for slot in slots.by_ref().take(g.in_c / 4) {
-                            if let [even, odd, ..] = slot {
-                                *even = 0;
-                                *odd = 0;
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        fill_groups(words, panel, column, g, input, (oy, ox), offset);
         return;
     }
     let mut w = Writer::new(words, panel, column);
@@ -184,4 +155,130 @@ pub fn fill_im2col(
         }
     }
     w.finish();
+}
+
+/// [`fill_im2col`] for `in_c % 4 == 0`: whole groups per tap, one input word, two `SXTAB16`
+/// and two stores per group, through a pointer that steps `2P` words from group to group.
+#[inline(always)]
+fn fill_groups(
+    words: &mut [u32],
+    panel: Panel,
+    column: usize,
+    g: &Geometry,
+    input: &[i8],
+    (oy, ox): (usize, usize),
+    offset: i32,
+) {
+    let off = pack(offset as i16, offset as i16);
+    let stride = 2 * panel.columns;
+    let per_tap = g.in_c / 4;
+    // The column's groups are words `2 * column + stride * k` and the one after, `k` below
+    // `panel.groups`; the taps write exactly `kernel_h * kernel_w * per_tap` groups.
+    let groups = g.kernel_h * g.kernel_w * per_tap;
+    if column >= panel.columns || groups > panel.groups || words.len() < stride * groups {
+        return;
+    }
+    let mut dst = words[2 * column..].as_mut_ptr();
+    for ky in 0..g.kernel_h {
+        let row = g.in_row(oy, ky);
+        for kx in 0..g.kernel_w {
+            match (row, g.in_col(ox, kx)) {
+                (Some(iy), Some(ix)) => {
+                    let at = (iy * g.in_w + ix) * g.in_c;
+                    for q in input[at..at + g.in_c].chunks_exact(4) {
+                        let q = word(q);
+                        // SAFETY: `dst` is group `k < groups` of the column (checked above:
+                        // `2 * column + 1 + stride * k < stride * groups <= words.len()`).
+                        unsafe {
+                            dst.write(sxtab16(off, q));
+                            dst.add(1).write(sxtab16_ror8(off, q));
+                            dst = dst.wrapping_add(stride);
+                        }
+                    }
+                }
+                _ => {
+                    for _ in 0..per_tap {
+                        // SAFETY: as above.
+                        unsafe {
+                            dst.write(0);
+                            dst.add(1).write(0);
+                            dst = dst.wrapping_add(stride);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Fills all 4 columns of a 4-column `panel` with the im2col columns of output positions
+/// `(oy + dy, ox + dx)`, `dy, dx` in `{0, 1}` (a 2x2 pooling window), when `in_c % 4 == 0` and
+/// every tap of the 4 positions lies inside the input: per group, the 4 columns' input words
+/// are read and widened side by side into 8 consecutive panel words. Returns `false` (and
+/// writes nothing) otherwise; then [`fill_im2col`] fills the columns one by one.
+#[inline(always)]
+pub fn fill_window(
+    words: &mut [u32],
+    panel: Panel,
+    g: &Geometry,
+    input: &[i8],
+    (oy, ox): (usize, usize),
+    offset: i32,
+) -> bool {
+    let per_tap = g.in_c / 4;
+    let groups = g.kernel_h * g.kernel_w * per_tap;
+    if panel.columns != 4 || !g.in_c.is_multiple_of(4) || groups != panel.groups || panel.tail != 0
+    {
+        return false;
+    }
+    // The first input row and column of the window's taps, and the last ones.
+    let (Some(y0), Some(x0)) = (
+        (oy * g.stride_h).checked_sub(g.pad_top),
+        (ox * g.stride_w).checked_sub(g.pad_left),
+    ) else {
+        return false;
+    };
+    let y1 = y0 + g.stride_h + (g.kernel_h - 1) * g.dilation_h;
+    let x1 = x0 + g.stride_w + (g.kernel_w - 1) * g.dilation_w;
+    if y1 >= g.in_h
+        || x1 >= g.in_w
+        || words.len() < 8 * groups
+        || input.len() < g.in_h * g.in_w * g.in_c
+    {
+        return false;
+    }
+    let off = pack(offset as i16, offset as i16);
+    let row = g.in_w * g.in_c;
+    let at = y0 * row + x0 * g.in_c;
+    // The 4 cells' first taps: (dy, dx) = (0, 0), (0, 1), (1, 0), (1, 1).
+    let cells = [
+        at,
+        at + g.stride_w * g.in_c,
+        at + g.stride_h * row,
+        at + g.stride_h * row + g.stride_w * g.in_c,
+    ];
+    let base = input.as_ptr();
+    let mut dst = words.as_mut_ptr();
+    for ky in 0..g.kernel_h {
+        for kx in 0..g.kernel_w {
+            let tap = ky * g.dilation_h * row + kx * g.dilation_w * g.in_c;
+            for q in 0..per_tap {
+                let i = tap + 4 * q;
+                // SAFETY: every tap of the 4 cells is inside the input (rows `y0..=y1`, columns
+                // `x0..=x1` checked above, `input` holds `in_h * in_w * in_c` bytes), so the
+                // 4-byte reads at `cells[j] + i` are in bounds (unaligned reads are allowed by
+                // `read_unaligned`); `dst` is group `k < groups` of the panel, 8 words, and
+                // `words` holds `8 * groups`.
+                unsafe {
+                    for (j, &c) in cells.iter().enumerate() {
+                        let q = u32::from_le(base.add(c + i).cast::<u32>().read_unaligned());
+                        dst.add(2 * j).write(sxtab16(off, q));
+                        dst.add(2 * j + 1).write(sxtab16_ror8(off, q));
+                    }
+                    dst = dst.add(8);
+                }
+            }
+        }
+    }
+    true
 }
