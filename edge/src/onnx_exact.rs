@@ -30,8 +30,8 @@
 //!
 //! When not: layers of any other shape (another bias scale than `s_in * s_w`, nonzero weight zero
 //! points, uint8 activations, a non-positive multiplier) are left in float and counted as not
-//! lowered; convolutions whose i32 accumulator could exceed `2^31` cannot be matched by any i32
-//! engine and are left too.
+//! lowered; so are layers whose i32 accumulator (after the requantization's left shift) could
+//! leave the i32 range, where the engine's arithmetic wraps.
 
 use std::collections::{HashMap, HashSet};
 
@@ -402,15 +402,22 @@ fn multipliers(s_in: f32, scales: &[f32], s_out: f32) -> Option<Vec<(i32, i8)>> 
         .collect()
 }
 
-/// Whether every i32 accumulator `bias + sum w * (x - zp)` stays within i32 for any int8 `x`
-/// (`weights` grouped by output channel).
-fn accumulators_fit(weights: &[i8], bias: &[i32], zp: i8) -> bool {
+/// Whether every i32 accumulator `bias + sum w * (x - zp)`, shifted left by its channel's
+/// `max(shift, 0)` as the engine does before multiplying, stays within i32 for any int8 `x`
+/// (`weights` grouped by output channel). Beyond that the engine's i32 arithmetic wraps, which
+/// exact integers would not reproduce.
+fn accumulators_fit(weights: &[i8], bias: &[i32], zp: i8, channels: &[(i32, i8)]) -> bool {
     let per = weights.len() / bias.len().max(1);
     let worst = 128 + i64::from(zp).abs();
-    weights.chunks(per.max(1)).zip(bias).all(|(w, &b)| {
-        let sum: i64 = w.iter().map(|&v| i64::from(v).abs()).sum();
-        sum * worst + i64::from(b).abs() < i64::from(i32::MAX)
-    })
+    weights
+        .chunks(per.max(1))
+        .zip(bias)
+        .zip(channels)
+        .all(|((w, &b), &(_, shift))| {
+            let sum: i64 = w.iter().map(|&v| i64::from(v).abs()).sum();
+            let bound = sum * worst + i64::from(b).abs();
+            (i128::from(bound) << shift.max(0)) < i128::from(i32::MAX)
+        })
 }
 
 /// Rewrites a convolution or dense pattern ending at `q`; the new nodes, or `None`.
@@ -456,7 +463,7 @@ fn lower_matmul<'g>(g: &mut Graph<'g>, q: &NodeProto) -> Option<Vec<NodeProto>> 
     let a = g.act_dq(x)?;
     let p = g.params(w, b, a.scale)?;
     let channels = multipliers(a.scale, &p.scales, out.scale)?;
-    if !accumulators_fit(&p.weights, &p.bias, a.zero_point) {
+    if !accumulators_fit(&p.weights, &p.bias, a.zero_point, &channels) {
         return None;
     }
     let out_c = p.bias.len() as i64;
@@ -715,6 +722,17 @@ mod tests {
         scaled
             .wrapping_add(i32::from(rq.zero_point))
             .clamp(i32::from(rq.min), i32::from(rq.max)) as i8
+    }
+
+    #[test]
+    fn accumulators_that_could_wrap_are_not_lowered() {
+        // 1000 weights of 127 against |x - zp| <= 128: at most 16,256,000, fine as it is,
+        // beyond i32 once shifted left by 8 before the multiply.
+        let w = vec![127i8; 1000];
+        assert!(accumulators_fit(&w, &[0], 0, &[(1 << 30, 0)]));
+        assert!(accumulators_fit(&w, &[0], 0, &[(1 << 30, 7)]));
+        assert!(!accumulators_fit(&w, &[0], 0, &[(1 << 30, 8)]));
+        assert!(!accumulators_fit(&w, &[i32::MAX - 1000], 0, &[(1 << 30, 0)]));
     }
 
     #[test]
