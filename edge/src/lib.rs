@@ -8,8 +8,10 @@
 //!
 //! Turning images into embeddings: [`preprocess`] (decode, grey, area resize, normalize, as the
 //! trainer does), [`runtime`] (the exported ONNX encoder on tract, paired with the model file for
-//! the metric and thresholds) and [`onnx_fold`] (folds per-axis weight dequantization, which tract
-//! would otherwise get wrong). The `siamedge-edge` binary enrolls, verifies, identifies and embeds
+//! the metric and thresholds), [`onnx_exact`] (rewrites the int8 layers of a QDQ graph into the
+//! firmware engine's integer arithmetic, so tract's int8 embeddings are the device's bit for bit)
+//! and [`onnx_fold`] (folds per-axis weight dequantization left over, which tract would otherwise
+//! get wrong). The `siamedge-edge` binary enrolls, verifies, identifies and embeds
 //! from the command line.
 #![warn(missing_docs)]
 

@@ -3,8 +3,9 @@
 //! What: [`OnnxEncoder`] loads `model.onnx` (f32) or `model.int8.onnx` (QDQ) as written by
 //! `siamedge-train export`, lowers its int8 layers to the engine's integer arithmetic
 //! ([`crate::onnx_exact`], so tract's int8 embeddings are the firmware's bit for bit), folds the
-//! constant per-axis dequantizations left ([`crate::onnx_fold`]), fixes the batch to 1 and optimizes it with tract; `embed` maps one
-//! normalized `(1, C, H, W)` input to a `D`-vector of f32. [`Runtime`] pairs it with the int8 model
+//! constant per-axis dequantizations left ([`crate::onnx_fold`]), fixes the batch to 1 and
+//! optimizes it with tract; `embed` maps one normalized `(1, C, H, W)` input to a `D`-vector of
+//! f32. [`Runtime`] pairs it with the int8 model
 //! file (`model.sgm`), which says how to preprocess images (size, mean, std), how the embedding is
 //! quantized for templates (its scale), the metric, and the operating points: the edge box and the
 //! firmware then store the same kind of template and decide with the same thresholds.
