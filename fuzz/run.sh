@@ -23,7 +23,7 @@ trap 'rm -rf "$scratch"' EXIT
 
 cargo fuzz build
 for target in $(cargo fuzz list); do
-    mkdir -p "$scratch/$target"
+    mkdir -p "$scratch/$target" "fuzz/corpus/$target"
     echo "== fuzz target $target: ${seconds}s"
     if ! cargo fuzz run "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then

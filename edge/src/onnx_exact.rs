@@ -259,6 +259,27 @@ impl Emit<'_, '_> {
         });
     }
 
+    /// `v` (f64) rounded to the nearest integer, ties away from zero, clamped to the activation
+    /// range of `out` and cast to int8 as `target`. `slack` (added to the magnitude before
+    /// flooring) turns a tie computed a hair low into the tie; it must stay below the distance of
+    /// any non-tie from a tie.
+    fn round_clamp_to(&mut self, v: &str, slack: f64, out: Out, target: &str) {
+        let zero = self.g.f64s("zero", 0.0);
+        let half = self.g.f64s("half", 0.5 + slack);
+        let negative = self.node("Less", &[v, &zero], vec![]);
+        let up = self.node("Add", &[v, &half], vec![]);
+        let up = self.node("Floor", &[&up], vec![]);
+        let down = self.node("Sub", &[&half, v], vec![]);
+        let down = self.node("Floor", &[&down], vec![]);
+        let down = self.node("Neg", &[&down], vec![]);
+        let r = self.node("Where", &[&negative, &down, &up], vec![]);
+        let lo = self.g.f64s("min", f64::from(out.min));
+        let hi = self.g.f64s("max", f64::from(out.max));
+        let r = self.node("Max", &[&r, &lo], vec![]);
+        let r = self.node("Min", &[&r, &hi], vec![]);
+        self.cast_to(&r, DataType::Int8, target);
+    }
+
     fn cast(&mut self, x: &str, to: DataType) -> String {
         self.node("Cast", &[x], vec![int_attr("to", to as i64)])
     }
@@ -552,18 +573,7 @@ fn lower_l2<'g>(g: &mut Graph<'g>, q: &NodeProto) -> Option<Vec<NodeProto>> {
     let k = e.g.f64s("k", 128.0);
     let v = e.node("Mul", &[&d, &k], vec![]);
     let v = e.node("Div", &[&v, &norm], vec![]);
-    let (zero, half) = (e.g.f64s("zero", 0.0), e.g.f64s("half", 0.5));
-    let negative = e.node("Less", &[&v, &zero], vec![]);
-    let up = e.node("Add", &[&v, &half], vec![]);
-    let up = e.node("Floor", &[&up], vec![]);
-    let down = e.node("Sub", &[&v, &half], vec![]);
-    let down = e.node("Ceil", &[&down], vec![]);
-    let r = e.node("Where", &[&negative, &down, &up], vec![]);
-    let lo = e.g.f64s("min", f64::from(out.min));
-    let hi = e.g.f64s("max", f64::from(out.max));
-    let r = e.node("Max", &[&r, &lo], vec![]);
-    let r = e.node("Min", &[&r, &hi], vec![]);
-    e.cast_to(&r, DataType::Int8, &target);
+    e.round_clamp_to(&v, 0.0, out, &target);
     Some(e.nodes)
 }
 
@@ -601,20 +611,7 @@ fn lower_avg_pool<'g>(g: &mut Graph<'g>, q: &NodeProto) -> Option<Vec<NodeProto>
     };
     let v = e.cast(a.q, DataType::Double);
     let avg = e.node(&pool.op_type, &[&v], pool.attribute.clone());
-    let zero = e.g.f64s("zero", 0.0);
-    let half = e.g.f64s("half", 0.5 + 1e-9);
-    let negative = e.node("Less", &[&avg, &zero], vec![]);
-    let up = e.node("Add", &[&avg, &half], vec![]);
-    let up = e.node("Floor", &[&up], vec![]);
-    let down = e.node("Sub", &[&half, &avg], vec![]);
-    let down = e.node("Floor", &[&down], vec![]);
-    let down = e.node("Neg", &[&down], vec![]);
-    let r = e.node("Where", &[&negative, &down, &up], vec![]);
-    let lo = e.g.f64s("min", f64::from(out.min));
-    let hi = e.g.f64s("max", f64::from(out.max));
-    let r = e.node("Max", &[&r, &lo], vec![]);
-    let r = e.node("Min", &[&r, &hi], vec![]);
-    e.cast_to(&r, DataType::Int8, &target);
+    e.round_clamp_to(&avg, 1e-9, out, &target);
     Some(e.nodes)
 }
 
