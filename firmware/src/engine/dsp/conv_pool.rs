@@ -152,9 +152,10 @@ impl<'m> ConvPool<'m> {
     }
 }
 
-/// Whether requantization is monotone on every channel's reachable accumulators (see the module
-/// docs): multiplier `>= 0` and `(|bias| + 255 * sum |w|) * 2^left + 128 <= i32::MAX`.
-fn monotone(conv: &Conv2d<'_>) -> bool {
+/// Whether `check(bias, requant, bound)` holds on every channel of `conv`, where `bound` is the
+/// largest `|accumulator|` the channel can reach: `|bias| + 255 * sum |w|`. False for an empty
+/// filter.
+fn every_channel(conv: &Conv2d<'_>, check: impl Fn(i32, &Requant, u64) -> bool) -> bool {
     let g = &conv.geometry;
     let per_filter = g.kernel_h * g.kernel_w * g.in_c;
     if per_filter == 0 {
@@ -165,29 +166,26 @@ fn monotone(conv: &Conv2d<'_>) -> bool {
         .zip(conv.channels.iter())
         .all(|(filter, (bias, rq))| {
             let sum: u64 = filter.iter().map(|w| u64::from(w.unsigned_abs())).sum();
-            let bound = u64::from(bias.unsigned_abs()) + 255 * sum;
-            rq.multiplier >= 0 && rq.left < 32 && (bound << rq.left) + 128 <= i32::MAX as u64
+            check(bias, &rq, u64::from(bias.unsigned_abs()) + 255 * sum)
         })
+}
+
+/// Whether requantization is monotone on every channel's reachable accumulators (see the module
+/// docs): multiplier `>= 0` and `(|bias| + 255 * sum |w|) * 2^left + 128 <= i32::MAX`.
+fn monotone(conv: &Conv2d<'_>) -> bool {
+    every_channel(conv, |_, rq, bound| {
+        rq.multiplier >= 0 && rq.left < 32 && (bound << rq.left) + 128 <= i32::MAX as u64
+    })
 }
 
 /// Whether every channel of `conv` has a [`requant::entry`] (followed by the pool clamp
 /// `[min, max]`).
 fn fast(conv: &Conv2d<'_>, min: i8, max: i8) -> bool {
-    let g = &conv.geometry;
-    let per_filter = g.kernel_h * g.kernel_w * g.in_c;
-    if per_filter == 0 {
-        return false;
-    }
     let (lo, hi) = (i32::from(min), i32::from(max));
-    conv.weights
-        .chunks_exact(per_filter)
-        .zip(conv.channels.iter())
-        .all(|(filter, (bias, rq))| {
-            let sum: u64 = filter.iter().map(|w| u64::from(w.unsigned_abs())).sum();
-            let bound = u64::from(bias.unsigned_abs()) + 255 * sum;
-            let (a, b) = (rq.min.max(lo).min(hi), rq.max.max(lo).min(hi));
-            requant::entry(bias, &rq, bound, a, b).is_some()
-        })
+    every_channel(conv, |bias, rq, bound| {
+        let (a, b) = (rq.min.max(lo).min(hi), rq.max.max(lo).min(hi));
+        requant::entry(bias, rq, bound, a, b).is_some()
+    })
 }
 
 /// Whether `panel` has no tail and whole quads of groups (the assembly loop alone).
