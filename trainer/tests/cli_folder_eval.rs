@@ -77,6 +77,8 @@ fn train_then_eval_on_an_image_folder() {
             no_baselines: false,
             no_plots: false,
             json: true,
+            flip_tta: false,
+            validation: false,
         },
         0,
     )

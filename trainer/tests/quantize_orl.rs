@@ -11,13 +11,22 @@ use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
 use siamedge_format::{EmbeddingRef, Metric, Model, Task};
+use siamedge_trainer::cli::eval::{run as eval, EvalArgs};
+use siamedge_trainer::cli::quantize::{
+    quantize_run, Method, QuantizeArgs, THRESHOLDS_FROM_VALIDATION,
+};
+use siamedge_trainer::cli::train::{run as train_cli, TrainArgs};
 use siamedge_trainer::eval::all_pairs;
+use siamedge_trainer::eval::BenchmarkReport;
+use siamedge_trainer::loss::LossKind;
 use siamedge_trainer::model::EncoderConfig;
 use siamedge_trainer::quant::fold::nhwc_image;
 use siamedge_trainer::quant::int8::Int8Embedder;
 use siamedge_trainer::quant::qat::qat_finetune;
 use siamedge_trainer::quant::thresholds::recalibrate;
-use siamedge_trainer::quant::{fold, quantize_ptq, ModelMeta, QatConfig, QatEncoder, RangeRule};
+use siamedge_trainer::quant::{
+    fold, quantize_ptq, ModelMeta, QatConfig, QatEncoder, QatLoss, QuantError, RangeRule,
+};
 use siamedge_trainer::sampler::LabelledSet;
 use siamedge_trainer::train::{orl_set, run, RunOptions, TrainConfig, Trainer};
 
@@ -32,6 +41,10 @@ struct Trained {
 }
 
 fn trained() -> Option<Trained> {
+    trained_with(LossKind::BatchHard)
+}
+
+fn trained_with(loss: LossKind) -> Option<Trained> {
     let faces = common::orl()?;
     let fold0 = faces.fold(0).unwrap();
     let train = orl_set(&faces, &fold0.train, H, W).unwrap();
@@ -41,6 +54,7 @@ fn trained() -> Option<Trained> {
         widths: vec![8, 16, 16],
         ..EncoderConfig::compact(H, W, 16)
     };
+    cfg.loss = loss;
     cfg.steps = 40;
     cfg.batch = 32;
     cfg.optimizer.warmup_steps = 5;
@@ -184,4 +198,152 @@ fn ptq_qat_and_calibration_on_orl() {
         measured > far / 3.0,
         "the threshold is far too strict: FAR {measured}"
     );
+}
+
+/// QAT of a CosFace run fine-tunes with CosFace and the run's own class weights: its first loss is
+/// below the same step's loss with freshly drawn class weights. Pair losses and the errors of
+/// unusable runs too.
+#[test]
+fn qat_fine_tunes_with_the_runs_loss() {
+    let Some(t) = trained_with(LossKind::Cosface) else {
+        return;
+    };
+    let folded = fold(&t.cfg, &t.weights, "encoder").unwrap();
+    let train_imgs = images(&t.train);
+    let meta = ModelMeta::placeholder(Task::Face, 0.5).unwrap();
+    let (_, calibration) = quantize_ptq(
+        &folded,
+        train_imgs.iter().take(60).map(|v| v.as_slice()),
+        RangeRule::MinMax,
+        &meta,
+    )
+    .unwrap();
+    let first_loss = |loss: QatLoss| {
+        let qat = QatEncoder::from_weights(
+            &t.cfg,
+            &t.weights,
+            "encoder",
+            &calibration,
+            0.05,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let mut qcfg = QatConfig::new(1);
+        qcfg.identities = 8;
+        qcfg.loss = loss;
+        qat_finetune(&qat, &t.train, &qcfg, |_, _| {}).unwrap()[0]
+    };
+    let runs_own =
+        QatLoss::for_run(LossKind::Cosface, 0.5, 16.0, 0.25, &t.weights, &t.train).unwrap();
+    assert!(matches!(runs_own, QatLoss::CosFace { .. }));
+    let mut random = t.weights.clone();
+    let w = &t.weights["cosface.weight"];
+    random.insert(
+        "cosface.weight".into(),
+        Tensor::randn(0f32, 0.1, w.dims(), &Device::Cpu).unwrap(),
+    );
+    let fresh = QatLoss::for_run(LossKind::Cosface, 0.5, 16.0, 0.25, &random, &t.train).unwrap();
+    let (own, other) = (first_loss(runs_own), first_loss(fresh));
+    eprintln!("first QAT CosFace loss: run's class weights {own:.4}, random ones {other:.4}");
+    assert!(own < other, "{own} vs {other}");
+
+    for kind in [
+        LossKind::Contrastive,
+        LossKind::Logistic,
+        LossKind::BatchSemiHard,
+    ] {
+        let l = QatLoss::for_run(kind, 0.5, 16.0, 0.25, &t.weights, &t.train).unwrap();
+        assert!(first_loss(l).is_finite(), "{kind:?}");
+    }
+
+    let err =
+        QatLoss::for_run(LossKind::Binary, 0.5, 16.0, 0.25, &t.weights, &t.train).unwrap_err();
+    assert!(matches!(err, QuantError::Config { .. }), "{err}");
+    let mut missing = t.weights.clone();
+    missing.remove("cosface.weight");
+    let err = QatLoss::for_run(LossKind::Cosface, 0.5, 16.0, 0.25, &missing, &t.train).unwrap_err();
+    assert!(err.to_string().contains("cosface.weight"), "{err}");
+    let fewer = t.train.filter_classes(|c| c != t.train.classes()[0]);
+    let err = QatLoss::for_run(LossKind::Cosface, 0.5, 16.0, 0.25, &t.weights, &fewer).unwrap_err();
+    assert!(matches!(err, QuantError::WeightShape { .. }), "{err}");
+}
+
+/// A run that kept validation identities gets its thresholds from them (never trained on): ORL
+/// fold 0 keeps people 35-39, 50 images, 225 genuine and 1,000 impostor pairs. `eval
+/// --validation --flip-tta` judges on the same people with two inferences per image.
+#[test]
+fn thresholds_and_validation_eval_use_the_validation_identities() {
+    let Some(cache) = common::cache() else { return };
+    if common::orl().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    train_cli(
+        TrainArgs {
+            out: Some(out.clone()),
+            cache: Some(cache.root().to_path_buf()),
+            fold: Some(0),
+            height: Some(H),
+            width: Some(W),
+            widths: Some(vec![4, 8]),
+            dim: Some(16),
+            steps: Some(12),
+            batch: Some(32),
+            warmup: Some(2),
+            val_people: Some(5),
+            eval_every: Some(6),
+            json: true,
+            ..TrainArgs::default()
+        },
+        0,
+    )
+    .unwrap();
+    let args = QuantizeArgs {
+        run: out.clone(),
+        out: dir.path().join("m.sgm"),
+        method: Method::Ptq,
+        calib_images: 50,
+        percentile: 100.0,
+        qat_steps: 0,
+        qat_lr: 0.0,
+        qat_checkpoint: None,
+        task: None,
+        cache: Some(cache.root().to_path_buf()),
+        limit: None,
+        json: true,
+    };
+    let (_, report) = quantize_run(&args, 0).unwrap();
+    assert_eq!(report.thresholds_from, THRESHOLDS_FROM_VALIDATION);
+    for p in &report.operating_points {
+        assert_eq!((p.far.total, p.tar.total), (1000, 225), "{p:?}");
+    }
+    let v = report.validation.as_ref().unwrap();
+    assert_eq!((v.int8.genuine_trials, v.int8.impostor_trials), (225, 1000));
+
+    let report_dir = dir.path().join("val");
+    eval(
+        EvalArgs {
+            run: out.clone(),
+            out: Some(report_dir.clone()),
+            weights: None,
+            cache: Some(cache.root().to_path_buf()),
+            data_dir: None,
+            no_baselines: true,
+            no_plots: true,
+            json: true,
+            flip_tta: true,
+            validation: true,
+        },
+        0,
+    )
+    .unwrap();
+    let r: BenchmarkReport =
+        serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap())
+            .unwrap();
+    let m = &r.methods[0];
+    assert!(m.detail.contains("flip-averaged"), "{}", m.detail);
+    assert_eq!(m.folds[0].fold, "0 (validation)");
+    let v = &m.folds[0].verification;
+    assert_eq!((v.genuine_trials, v.impostor_trials), (225, 1000));
 }

@@ -30,6 +30,7 @@ use super::splits::{DataSource, Splits, DEFAULT_FOLDS};
 use super::train::DataArg;
 use crate::baseline::protocol::{run_method_with_distances, FAR_TARGETS};
 use crate::baseline::Method;
+use crate::eval::all_pairs;
 use crate::eval::report::{
     FoldReport, MeanReport, MethodReport, TrainThreshold, REPORT_SCHEMA_VERSION,
 };
@@ -40,7 +41,9 @@ use crate::model::{seeded_var_builder, Arch, Model};
 use crate::plot::{
     self, CurvesFigure, DetFigure, EmbeddingFigure, HistogramFigure, RocCurve, RocFigure,
 };
-use crate::train::{embed, pair_distances, read_log, TrainConfig, LOG_FILE};
+use crate::train::{
+    embed_with, pair_distances_with, read_log, split_validation, TestTime, TrainConfig, LOG_FILE,
+};
 
 /// Arguments of `siamedge-train eval`.
 #[derive(Debug, Args)]
@@ -69,6 +72,16 @@ pub struct EvalArgs {
     /// Print the JSON report on stdout instead of the Markdown summary.
     #[arg(long)]
     pub json: bool,
+    /// Embed each image and its mirror image and average the two (two inferences per image):
+    /// faces only, whose training flips.
+    #[arg(long)]
+    pub flip_tta: bool,
+    /// Judge on the run's validation identities (the `val-people` highest-numbered training
+    /// identities, which it did not train on) instead of its test identities: the threshold and
+    /// the baselines come from the remaining training identities. For choosing recipes without
+    /// looking at the test identities.
+    #[arg(long)]
+    pub validation: bool,
 }
 
 /// What `eval` needs from `summary.json` (older summaries without `source` are ORL or MNIST).
@@ -79,6 +92,9 @@ struct RunInfo {
     #[serde(default)]
     source: Option<DataSource>,
     config: TrainConfig,
+    /// Training identities held out for validation (the highest-numbered ones).
+    #[serde(default)]
+    validation_identities: usize,
 }
 
 /// The model's test distances and report, for the table and the plots.
@@ -114,13 +130,15 @@ fn evaluate_model(
     cfg: &TrainConfig,
     splits: &Splits,
     fold: &str,
+    tt: TestTime,
     device: &Device,
 ) -> Result<ModelResult> {
     let start = Instant::now();
-    let (tg, ti) = pair_distances(
+    let (tg, ti) = pair_distances_with(
         model,
         &splits.threshold_set,
         &splits.threshold_pairs,
+        tt,
         device,
     )?;
     let threshold = Roc::new(&tg, &ti)
@@ -128,10 +146,11 @@ fn evaluate_model(
         .eer()
         .at
         .threshold;
-    let (genuine, impostor) = pair_distances(model, &splits.test, &splits.test_pairs, device)?;
+    let (genuine, impostor) =
+        pair_distances_with(model, &splits.test, &splits.test_pairs, tt, device)?;
     let mut verification = VerificationReport::from_distances(&genuine, &impostor, &FAR_TARGETS)?;
     let embeddings = match model.encoder() {
-        Some(enc) => Some(embed(enc, &splits.test, device)?.to_vec2::<f32>()?),
+        Some(enc) => Some(embed_with(enc, &splits.test, tt, device)?.to_vec2::<f32>()?),
         None => None,
     };
     if let (true, Some(e)) = (splits.retrieval, &embeddings) {
@@ -159,12 +178,16 @@ fn evaluate_model(
             method: id.into(),
             name: name.into(),
             detail: format!(
-                "{:?} loss, widths {:?}{}, {}-d, {} steps",
+                "{:?} loss, widths {:?}{}, {}-d, {} steps{}",
                 cfg.loss,
                 e.widths,
                 if e.separable { " separable" } else { "" },
                 e.embedding_dim,
-                cfg.steps
+                cfg.steps,
+                match tt {
+                    TestTime::Plain => "",
+                    TestTime::FlipAverage => ", flip-averaged (2 inferences per image)",
+                }
             ),
             mean: MeanReport::of(&folds),
             folds,
@@ -204,11 +227,21 @@ pub fn run(args: EvalArgs, verbose: u8) -> Result<()> {
     }
     let cfg = info.config;
     let e = &cfg.model.encoder;
-    let splits = source.load(e.height, e.width)?;
-    let fold = if source.data == DataArg::Mnist {
+    let mut splits = source.load(e.height, e.width)?;
+    let mut fold = if source.data == DataArg::Mnist {
         "open-set".to_string()
     } else {
         source.fold.to_string()
+    };
+    if args.validation {
+        splits = validation_splits(splits, info.validation_identities)
+            .with_context(|| format!("--validation on {}", summary_path.display()))?;
+        fold = format!("{fold} (validation)");
+    }
+    let tt = if args.flip_tta {
+        TestTime::FlipAverage
+    } else {
+        TestTime::Plain
     };
     let device = Device::Cpu;
     let weights = args
@@ -221,7 +254,7 @@ pub fn run(args: EvalArgs, verbose: u8) -> Result<()> {
     if verbose > 0 {
         eprintln!("{}", splits.protocol);
     }
-    let ours = evaluate_model(&model, &cfg, &splits, &fold, &device)?;
+    let ours = evaluate_model(&model, &cfg, &splits, &fold, tt, &device)?;
     let mut methods = vec![ours.report.clone()];
     let mut curves = vec![curve(
         &ours.report.name,
@@ -293,6 +326,45 @@ pub fn run(args: EvalArgs, verbose: u8) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Most images a validation set may have: its trials are all pairs.
+const MAX_VALIDATION_IMAGES: usize = 5_000;
+
+/// `splits` with the run's `val_people` validation identities as the test identities and the rest
+/// of its training identities for the threshold and the baselines; all pairs of each.
+fn validation_splits(splits: Splits, val_people: usize) -> Result<Splits> {
+    if val_people == 0 {
+        bail!("the run kept no validation identities (`val-people` is 0 in its config)");
+    }
+    let (rest, val) = split_validation(&splits.threshold_set, val_people)?;
+    let Some(val) = val else {
+        bail!("the run kept no validation identities");
+    };
+    if val.len() > MAX_VALIDATION_IMAGES {
+        bail!(
+            "{} validation images: more than {MAX_VALIDATION_IMAGES}, too many for all pairs",
+            val.len()
+        );
+    }
+    let protocol = format!(
+        "{} | validation identities: {} images of {} identities, all pairs; threshold and \
+         baselines from the other {} training identities",
+        splits.protocol,
+        val.len(),
+        val.classes().len(),
+        rest.classes().len()
+    );
+    Ok(Splits {
+        train: rest.clone(),
+        threshold_pairs: all_pairs(rest.labels()),
+        threshold_set: rest,
+        test_pairs: all_pairs(val.labels()),
+        test: val,
+        retrieval: splits.retrieval,
+        pair_seed: splits.pair_seed,
+        protocol,
+    })
 }
 
 fn data_id(d: DataArg) -> &'static str {

@@ -123,7 +123,8 @@ fn f32_distances(
     }
 }
 
-/// The int8 model file: `--sgm`, or PTQ of the run with thresholds from training identities.
+/// The int8 model file: `--sgm`, or PTQ of the run with thresholds from its validation identities
+/// (training identities when it kept none).
 fn int8_model(args: &ExportArgs) -> Result<(Vec<u8>, String)> {
     if let Some(path) = &args.sgm {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -150,11 +151,12 @@ fn int8_model(args: &ExportArgs) -> Result<(Vec<u8>, String)> {
     Ok((
         bytes,
         format!(
-            "post-training quantization as `siamedge-train quantize --run {} --calib-images {} --percentile {}` ({} operating points on training identities' pairs)",
+            "post-training quantization as `siamedge-train quantize --run {} --calib-images {} --percentile {}` ({} operating points on the {}' pairs)",
             args.run.display(),
             report.calib_images,
             report.percentile,
-            report.operating_points.len()
+            report.operating_points.len(),
+            report.thresholds_from
         ),
     ))
 }
@@ -302,8 +304,10 @@ pub fn run(args: ExportArgs, _verbose: u8) -> Result<()> {
                 threshold: f64::from(p.threshold),
                 calibrated_on: if args.sgm.is_some() {
                     "the given model file's".into()
+                } else if splits.validation.is_some() {
+                    "all pairs of the validation identities (held out of training)".into()
                 } else {
-                    "all pairs of training identities (validation and test identities excluded)"
+                    "all pairs of training identities (optimistic: the network trained on them)"
                         .into()
                 },
                 test: Some(at_threshold(&eg, &ei, f64::from(p.threshold))?),

@@ -4,9 +4,11 @@
 //! Post-training quantization (`--method ptq`, the quick path) calibrates activation ranges on
 //! `--calib-images` training images; quantization-aware training (`--method qat`) starts there and
 //! fine-tunes the fake-quantized, BN-folded encoder for `--qat-steps` steps on the training
-//! identities, saving the fine-tuned weights as a checkpoint. Either way the operating points (FAR
-//! 1e-3, the default, and 1e-2) are measured on pairs of training identities with the int8
-//! embeddings of the integer engine, and the file is written atomically.
+//! identities with the run's own loss, saving the fine-tuned weights as a checkpoint. Either way the
+//! operating points (FAR 1e-3, the default, and 1e-2) are measured with the int8 embeddings of the
+//! integer engine on all pairs of the run's validation identities, which the network never trained
+//! on (on its training identities when it kept none: optimistic thresholds), and the file is
+//! written atomically.
 //!
 //! The report gives EER and TAR@FAR=1e-3 of the float model and of the int8 model (the firmware's
 //! engine) on the run's validation identities and, for information, on its test identities, plus
@@ -30,7 +32,7 @@ use crate::quant::qat::{qat_finetune, qat_weights};
 use crate::quant::run_dir::{load_run, load_splits};
 use crate::quant::thresholds::{calibrate_points, decision_spec, CalibratedPoint, DEFAULT_FARS};
 use crate::quant::{
-    fold, quantize_ptq, FoldedEncoder, ModelMeta, QatConfig, QatEncoder, RangeRule,
+    fold, quantize_ptq, FoldedEncoder, ModelMeta, QatConfig, QatEncoder, QatLoss, RangeRule,
 };
 use crate::sampler::LabelledSet;
 
@@ -107,7 +109,7 @@ pub struct Comparison {
     pub cosine_mean: f64,
     /// Smallest such cosine.
     pub cosine_min: f64,
-    /// The int8 decisions at the model file's default threshold (chosen on training identities).
+    /// The int8 decisions at the model file's default threshold.
     pub int8_at_default_threshold: AtThreshold,
 }
 
@@ -126,8 +128,12 @@ pub struct QuantizeReport {
     pub percentile: f64,
     /// QAT steps taken (0 for PTQ).
     pub qat_steps: usize,
-    /// Operating points written, measured on training identities' pairs.
+    /// Operating points written, measured on the pairs of [`Self::thresholds_from`].
     pub operating_points: Vec<CalibratedPoint>,
+    /// Whose pairs the operating points were calibrated on: `"validation identities"` when the run
+    /// kept some (the network never trained on them, so their FAR and TAR carry over to new
+    /// people), else `"training identities"` (optimistic: the network has seen those people).
+    pub thresholds_from: String,
     /// Training identities, all their images and pairs: where a quantization recipe (the
     /// percentile, PTQ or QAT) may be chosen without looking at test identities.
     pub train: Comparison,
@@ -144,6 +150,11 @@ pub struct QuantizeReport {
     /// The model id (hex).
     pub model_id: String,
 }
+
+/// [`QuantizeReport::thresholds_from`] of a run with validation identities.
+pub const THRESHOLDS_FROM_VALIDATION: &str = "validation identities";
+/// [`QuantizeReport::thresholds_from`] of a run without.
+pub const THRESHOLDS_FROM_TRAINING: &str = "training identities";
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum();
@@ -257,7 +268,14 @@ pub fn quantize_run(args: &QuantizeArgs, verbose: u8) -> Result<(Vec<u8>, Quanti
             )?;
             let mut cfg = QatConfig::new(args.qat_steps);
             cfg.optimizer.lr = args.qat_lr;
-            cfg.margin = run.config.margin();
+            cfg.loss = QatLoss::for_run(
+                run.config.loss,
+                run.config.margin(),
+                run.config.cosface_scale,
+                run.config.cosface_margin,
+                &run.weights,
+                train,
+            )?;
             cfg.augment = run.config.augment.clone();
             cfg.per_identity = run.config.per_identity;
             cfg.identities = (run.config.batch / run.config.per_identity).max(2);
@@ -280,15 +298,20 @@ pub fn quantize_run(args: &QuantizeArgs, verbose: u8) -> Result<(Vec<u8>, Quanti
             qat.to_spec(&meta)?
         }
     };
-    // Operating points from the int8 embeddings of training identities' pairs.
+    // Operating points from the int8 embeddings of all pairs of the validation identities, which
+    // the network never trained on; of the training identities when the run kept none.
+    let (calib_set, thresholds_from) = match &splits.validation {
+        Some(v) => (v, THRESHOLDS_FROM_VALIDATION),
+        None => (train, THRESHOLDS_FROM_TRAINING),
+    };
     let placeholder = spec.to_bytes()?;
     let model = Model::decode(&placeholder)?;
-    let train_emb = Int8Embedder::new(&model).embed_set(train)?;
+    let calib_emb = Int8Embedder::new(&model).embed_set(calib_set)?;
     let points = calibrate_points(
         Metric::L2,
-        &train_emb,
+        &calib_emb,
         model.embedding().scale,
-        train.labels(),
+        calib_set.labels(),
         &DEFAULT_FARS,
     )?;
     spec.decision = decision_spec(&points, margin)?;
@@ -312,6 +335,7 @@ pub fn quantize_run(args: &QuantizeArgs, verbose: u8) -> Result<(Vec<u8>, Quanti
             0
         },
         operating_points: points,
+        thresholds_from: thresholds_from.into(),
         train: train_cmp,
         validation,
         test,
@@ -346,9 +370,10 @@ fn print_report(r: &QuantizeReport) {
     );
     for p in &r.operating_points {
         println!(
-            "  threshold {:.4} at FAR {:.0e} on training identities ({} of {} impostor, TAR {:.1}%)",
+            "  threshold {:.4} at FAR {:.0e} on {} ({} of {} impostor, TAR {:.1}%)",
             p.threshold,
             p.target_far,
+            r.thresholds_from,
             p.far.count,
             p.far.total,
             100.0 * p.tar.value

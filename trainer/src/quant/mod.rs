@@ -39,7 +39,7 @@ pub mod thresholds;
 pub use calibrate::{calibrate, Calibration, RangeRule, TensorRange};
 pub use fold::{fold, FoldedEncoder, FoldedLayer};
 pub use ptq::{activation_quants, build_spec, quantize_ptq, quants_from_bounds, ModelMeta};
-pub use qat::{QatConfig, QatEncoder};
+pub use qat::{QatConfig, QatEncoder, QatLoss};
 
 /// Why quantization failed.
 #[derive(Debug, thiserror::Error)]

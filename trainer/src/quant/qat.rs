@@ -8,21 +8,28 @@
 //! (`w`, `b`, `gamma`, `beta` trainable; the statistics constant), exactly the weights that the
 //! model file will hold. Activation ranges start from a post-training calibration and follow an
 //! exponential moving average of batch maxima during training; evaluation uses the running
-//! ranges. The loss is the batch-hard triplet loss over P x K batches.
+//! ranges. The loss is the float run's own ([`QatLoss`]), over P x K batches: CosFace keeps the
+//! run's class weights and fine-tunes them too; batch-hard and semi-hard are themselves P x K
+//! losses; contrastive and distance-logistic runs take every genuine pair of the batch and as many
+//! impostor pairs drawn from it (balanced, as their float training); sampled-triplet runs use the
+//! batch-hard triplet loss at their margin (the hardest triplets of the batch).
 //!
 //! In evaluation mode, [`QatEncoder::forward_t`] computes what the integer engine computes on the
 //! converted model file, in f32: the input rounded to the input grid, each layer with its int8
 //! weights and i32 biases, outputs rounded and clamped to their int8 grids, the L2 normalization
 //! rounded to `1/128`. Differences come from the engine's fixed-point requantization only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use candle_core::{DType, Device, Module, Tensor, Var};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use siamedge_format::{ModelSpec, Quant};
 
-use crate::loss::batch_hard_triplet_loss;
+use crate::loss::{
+    batch_hard_triplet_loss, batch_semi_hard_triplet_loss, contrastive_loss,
+    distance_logistic_loss, CosFaceHead, LossKind,
+};
 use crate::model::batch_norm::BN_EPS;
 use crate::model::conv::Conv2d;
 use crate::model::encoder::l2_normalize;
@@ -40,7 +47,7 @@ use super::scheme::INPUT_QUANT;
 use super::QuantError;
 
 /// How to fine-tune.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct QatConfig {
     /// Optimisation steps.
     pub steps: usize,
@@ -51,8 +58,8 @@ pub struct QatConfig {
     pub identities: usize,
     /// Images per identity (K).
     pub per_identity: usize,
-    /// Triplet margin.
-    pub margin: f64,
+    /// The loss.
+    pub loss: QatLoss,
     /// Augmentation of the training images.
     pub augment: Augment,
     /// Weight of each batch maximum in the running activation ranges, in `(0, 1]`.
@@ -63,7 +70,7 @@ pub struct QatConfig {
 
 impl QatConfig {
     /// Fine-tuning defaults: AdamW at 1e-4 with cosine decay and 20 warm-up steps, 16 x 4 batches,
-    /// margin 0.5, face augmentation, range momentum 0.01, seed 0.
+    /// batch-hard triplet loss at margin 0.5, face augmentation, range momentum 0.01, seed 0.
     pub fn new(steps: usize) -> Self {
         Self {
             steps,
@@ -74,12 +81,201 @@ impl QatConfig {
             },
             identities: 16,
             per_identity: 4,
-            margin: 0.5,
+            loss: QatLoss::BatchHard { margin: 0.5 },
             augment: Augment::faces(),
             range_momentum: 0.01,
             seed: 0,
         }
     }
+}
+
+/// What QAT minimises over each P x K batch of fake-quantized embeddings; see the module docs.
+#[derive(Clone, Debug)]
+pub enum QatLoss {
+    /// Batch-hard triplet loss at `margin` (batch-hard and sampled-triplet runs).
+    BatchHard {
+        /// Triplet margin (L2 distance).
+        margin: f64,
+    },
+    /// Batch semi-hard triplet loss at `margin`.
+    BatchSemiHard {
+        /// Triplet margin (L2 distance).
+        margin: f64,
+    },
+    /// Contrastive loss over the batch's genuine pairs and as many impostor pairs.
+    Contrastive {
+        /// Margin (L2 distance).
+        margin: f64,
+    },
+    /// Distance-based logistic loss over the batch's genuine pairs and as many impostor pairs.
+    Logistic {
+        /// Margin (L2 distance).
+        margin: f64,
+    },
+    /// CosFace with the float run's class weights, fine-tuned with the encoder.
+    CosFace {
+        /// The `(C, D)` class weights, trainable.
+        weight: Var,
+        /// Scale `s`.
+        scale: f64,
+        /// Cosine margin `m`.
+        margin: f64,
+        /// Training label -> row of `weight`.
+        class_index: BTreeMap<u32, u32>,
+    },
+}
+
+impl QatLoss {
+    /// The loss of a float run trained with `kind` (margin `margin`; CosFace's `scale` and
+    /// `cosine_margin`), with CosFace's class weights taken from `weights` (`cosface.weight`, one
+    /// row per identity of `train`).
+    pub fn for_run(
+        kind: LossKind,
+        margin: f64,
+        scale: f64,
+        cosine_margin: f64,
+        weights: &HashMap<String, Tensor>,
+        train: &LabelledSet,
+    ) -> Result<Self, QuantError> {
+        Ok(match kind {
+            LossKind::BatchHard | LossKind::Triplet => QatLoss::BatchHard { margin },
+            LossKind::BatchSemiHard => QatLoss::BatchSemiHard { margin },
+            LossKind::Contrastive => QatLoss::Contrastive { margin },
+            LossKind::Logistic => QatLoss::Logistic { margin },
+            LossKind::Binary => {
+                return Err(QuantError::Config {
+                    field: "method",
+                    reason: "the binary loss trains a pair-scoring network, which has no \
+                             encoder to quantize"
+                        .into(),
+                })
+            }
+            LossKind::Cosface => {
+                let name = "cosface.weight";
+                let w = weights
+                    .get(name)
+                    .ok_or_else(|| QuantError::MissingWeight { name: name.into() })?;
+                let classes = train.classes();
+                let rows = w.dim(0)?;
+                if rows != classes.len() {
+                    return Err(QuantError::WeightShape {
+                        name: name.into(),
+                        expected: classes.len() * w.dim(1)?,
+                        found: w.elem_count(),
+                    });
+                }
+                QatLoss::CosFace {
+                    weight: Var::from_tensor(&w.to_dtype(DType::F32)?)?,
+                    scale,
+                    margin: cosine_margin,
+                    class_index: classes
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, c)| (c, i as u32))
+                        .collect(),
+                }
+            }
+        })
+    }
+
+    /// Trainable variables of the loss itself (CosFace's class weights), by name.
+    pub fn vars(&self) -> Vec<(String, Var)> {
+        match self {
+            QatLoss::CosFace { weight, .. } => vec![("cosface.weight".into(), weight.clone())],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The loss of embeddings `e` `(B, D)` with `labels`; `rng` draws the impostor pairs.
+    fn loss(&self, e: &Tensor, labels: &[u32], rng: &mut ChaCha8Rng) -> Result<Tensor, QuantError> {
+        let train_err = crate::train::TrainError::from;
+        Ok(match self {
+            QatLoss::BatchHard { margin } => {
+                batch_hard_triplet_loss(e, labels, *margin).map_err(train_err)?
+            }
+            QatLoss::BatchSemiHard { margin } => {
+                batch_semi_hard_triplet_loss(e, labels, *margin).map_err(train_err)?
+            }
+            QatLoss::Contrastive { margin } | QatLoss::Logistic { margin } => {
+                let (a, b, same) = balanced_pairs(labels, rng);
+                if a.is_empty() {
+                    return Err(QuantError::Config {
+                        field: "qat-steps",
+                        reason: format!(
+                            "a batch of {} images has no genuine pair: K must be at least 2",
+                            labels.len()
+                        ),
+                    });
+                }
+                let dev = e.device();
+                let n = a.len();
+                let ia = Tensor::from_vec(a, n, dev)?;
+                let ib = Tensor::from_vec(b, n, dev)?;
+                let d = crate::loss::distance::pair_distances(
+                    &e.index_select(&ia, 0)?,
+                    &e.index_select(&ib, 0)?,
+                )?;
+                let same = Tensor::from_vec(same, n, dev)?;
+                if matches!(self, QatLoss::Logistic { .. }) {
+                    distance_logistic_loss(&d, &same, *margin)?
+                } else {
+                    contrastive_loss(&d, &same, *margin)?
+                }
+            }
+            QatLoss::CosFace {
+                weight,
+                scale,
+                margin,
+                class_index,
+            } => {
+                let rows = labels
+                    .iter()
+                    .map(|l| {
+                        class_index
+                            .get(l)
+                            .copied()
+                            .ok_or_else(|| QuantError::Config {
+                                field: "run",
+                                reason: format!("label {l} has no CosFace class weight"),
+                            })
+                    })
+                    .collect::<Result<Vec<u32>, _>>()?;
+                CosFaceHead::new(weight.as_tensor().clone(), *scale, *margin)
+                    .loss(e, &rows)
+                    .map_err(train_err)?
+            }
+        })
+    }
+}
+
+/// Every genuine pair `(i, j)`, `i < j`, of a batch with `labels`, then as many impostor pairs drawn
+/// uniformly (with replacement) from its impostor pairs: `(a, b, same)` with `same` 1 or 0.
+fn balanced_pairs(labels: &[u32], rng: &mut ChaCha8Rng) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
+    let (mut a, mut b, mut same) = (Vec::new(), Vec::new(), Vec::new());
+    let n = labels.len();
+    for i in 0..n {
+        for j in i + 1..n {
+            if labels[i] == labels[j] {
+                a.push(i as u32);
+                b.push(j as u32);
+                same.push(1.0);
+            }
+        }
+    }
+    let genuine = a.len();
+    let has_impostor = labels.iter().any(|&l| l != labels[0]);
+    if genuine == 0 || !has_impostor {
+        return (a, b, same);
+    }
+    while a.len() < 2 * genuine {
+        let (i, j) = (rng.random_range(0..n), rng.random_range(0..n));
+        if labels[i] != labels[j] {
+            a.push(i as u32);
+            b.push(j as u32);
+            same.push(0.0);
+        }
+    }
+    (a, b, same)
 }
 
 /// A convolution with BN folded in (frozen statistics) and an output range.
@@ -357,16 +553,18 @@ impl QatEncoder {
     }
 }
 
-/// Fine-tunes `enc` on `train` (training identities only) for `cfg.steps` steps of the batch-hard
-/// triplet loss over fake-quantized embeddings; `on_step(step, loss)` after each. Returns the
-/// losses. A non-finite loss stops with an error before the update.
+/// Fine-tunes `enc` on `train` (training identities only) for `cfg.steps` steps of `cfg.loss` over
+/// fake-quantized embeddings; `on_step(step, loss)` after each. Returns the losses. A non-finite
+/// loss stops with an error before the update.
 pub fn qat_finetune(
     enc: &QatEncoder,
     train: &LabelledSet,
     cfg: &QatConfig,
     mut on_step: impl FnMut(usize, f32),
 ) -> Result<Vec<f32>, QuantError> {
-    let mut opt = Optimizer::new(enc.vars().to_vec(), cfg.optimizer.clone())?;
+    let mut vars = enc.vars().to_vec();
+    vars.extend(cfg.loss.vars());
+    let mut opt = Optimizer::new(vars, cfg.optimizer.clone())?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let dev = enc.fc_weight.device().clone();
     let mut losses = Vec::with_capacity(cfg.steps);
@@ -378,8 +576,7 @@ pub fn qat_finetune(
             .augmented_batch(&batch.indices, &cfg.augment, &mut rng, &dev)
             .map_err(crate::train::TrainError::from)?;
         let e = enc.forward_t(&x, true)?;
-        let loss = batch_hard_triplet_loss(&e, &batch.labels, cfg.margin)
-            .map_err(crate::train::TrainError::from)?;
+        let loss = cfg.loss.loss(&e, &batch.labels, &mut rng)?;
         let value = loss.to_scalar::<f32>()?;
         if !value.is_finite() {
             return Err(crate::train::TrainError::NonFiniteLoss {
@@ -407,4 +604,29 @@ pub fn qat_weights(
         out.insert(name.clone(), v.as_tensor().detach());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balanced_pairs_take_every_genuine_pair_and_as_many_impostors() {
+        let labels = [3, 3, 3, 7, 7, 9];
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let (a, b, same) = balanced_pairs(&labels, &mut rng);
+        // 3 pairs among the 3s, 1 among the 7s.
+        assert_eq!(same.iter().filter(|&&s| s == 1.0).count(), 4);
+        assert_eq!(same.len(), 8);
+        for ((&i, &j), &s) in a.iter().zip(&b).zip(&same) {
+            let genuine = labels[i as usize] == labels[j as usize];
+            assert_eq!(genuine, s == 1.0, "({i}, {j})");
+            if genuine {
+                assert!(i < j);
+            }
+        }
+        // No genuine pair, or no impostor: nothing to balance.
+        assert!(balanced_pairs(&[1, 2, 3], &mut rng).0.is_empty());
+        assert_eq!(balanced_pairs(&[4, 4, 4], &mut rng).0.len(), 3);
+    }
 }

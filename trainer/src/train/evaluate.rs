@@ -6,6 +6,7 @@ use candle_core::{Device, Tensor};
 use candle_nn::ModuleT;
 
 use crate::eval::{all_pairs, Pairs, VerificationReport};
+use crate::model::encoder::l2_normalize;
 use crate::model::{Encoder, Model};
 use crate::sampler::LabelledSet;
 
@@ -40,12 +41,64 @@ pub fn split_validation(
     ))
 }
 
+/// How an image becomes an embedding at test time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TestTime {
+    /// One inference per image.
+    #[default]
+    Plain,
+    /// Two inferences per image, the image and its mirror image (columns reversed); the embedding
+    /// is their mean, L2-normalised again when the encoder normalises. For faces, whose training
+    /// already flips; not for digits or signatures.
+    FlipAverage,
+}
+
+impl TestTime {
+    /// Inferences per image.
+    pub fn inferences(self) -> usize {
+        match self {
+            TestTime::Plain => 1,
+            TestTime::FlipAverage => 2,
+        }
+    }
+}
+
+/// `x` `(N, C, H, W)` with its columns in reverse order (the mirror image).
+pub fn mirror(x: &Tensor) -> Result<Tensor, TrainError> {
+    let w = x.dim(3)?;
+    let idx: Vec<u32> = (0..w as u32).rev().collect();
+    let idx = Tensor::from_vec(idx, w, x.device())?;
+    Ok(x.index_select(&idx, 3)?)
+}
+
 /// Embeddings `(N, D)` of every image of `set`, in evaluation mode.
 pub fn embed(encoder: &Encoder, set: &LabelledSet, device: &Device) -> Result<Tensor, TrainError> {
+    embed_with(encoder, set, TestTime::Plain, device)
+}
+
+/// Embeddings `(N, D)` of every image of `set`, in evaluation mode, computed as `tt` says.
+pub fn embed_with(
+    encoder: &Encoder,
+    set: &LabelledSet,
+    tt: TestTime,
+    device: &Device,
+) -> Result<Tensor, TrainError> {
     let mut parts = Vec::new();
     let idx: Vec<usize> = (0..set.len()).collect();
     for chunk in idx.chunks(EVAL_BATCH) {
-        parts.push(encoder.forward_t(&set.batch(chunk, device)?, false)?);
+        let x = set.batch(chunk, device)?;
+        let e = encoder.forward_t(&x, false)?;
+        parts.push(match tt {
+            TestTime::Plain => e,
+            TestTime::FlipAverage => {
+                let sum = (e + encoder.forward_t(&mirror(&x)?, false)?)?;
+                if encoder.config().l2_normalize {
+                    l2_normalize(&sum)?
+                } else {
+                    (sum * 0.5)?
+                }
+            }
+        });
     }
     Ok(Tensor::cat(&parts, 0)?)
 }
@@ -67,8 +120,20 @@ pub fn pair_distances(
     pairs: &Pairs,
     device: &Device,
 ) -> Result<(Vec<f64>, Vec<f64>), TrainError> {
+    pair_distances_with(model, set, pairs, TestTime::Plain, device)
+}
+
+/// [`pair_distances`] with the embeddings computed as `tt` says. Pair-scoring networks (2-channel,
+/// hybrid) score each pair once whatever `tt` is.
+pub fn pair_distances_with(
+    model: &Model,
+    set: &LabelledSet,
+    pairs: &Pairs,
+    tt: TestTime,
+    device: &Device,
+) -> Result<(Vec<f64>, Vec<f64>), TrainError> {
     if let Some(enc) = model.encoder() {
-        let e: Vec<Vec<f32>> = embed(enc, set, device)?.to_vec2()?;
+        let e: Vec<Vec<f32>> = embed_with(enc, set, tt, device)?.to_vec2()?;
         let dist = |a: usize, b: usize| -> f64 {
             e[a].iter()
                 .zip(&e[b])
@@ -118,4 +183,25 @@ pub fn verify_pairs(
         &impostor,
         far_targets,
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_reverses_columns_only() {
+        let x = Tensor::arange(0f32, 12.0, &Device::Cpu)
+            .unwrap()
+            .reshape((1, 2, 2, 3))
+            .unwrap();
+        let m: Vec<f32> = mirror(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(m, [2., 1., 0., 5., 4., 3., 8., 7., 6., 11., 10., 9.]);
+        assert_eq!(TestTime::FlipAverage.inferences(), 2);
+    }
 }

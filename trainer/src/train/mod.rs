@@ -24,7 +24,8 @@ pub use checkpoint::{Checkpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 pub use config::{default_margin, OptimizerConfig, OptimizerKind, Schedule, TrainConfig};
 pub use datasets::{mnist_set, orl_set, MnistSplit};
 pub use evaluate::{
-    all_pair_distances, embed, pair_distances, split_validation, verify, verify_pairs,
+    all_pair_distances, embed, embed_with, mirror, pair_distances, pair_distances_with,
+    split_validation, verify, verify_pairs, TestTime,
 };
 pub use log::{read_log, LogRecord, TrainLog, LOG_FILE};
 pub use optim::Optimizer;
