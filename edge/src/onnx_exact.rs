@@ -729,7 +729,12 @@ mod tests {
         assert!(accumulators_fit(&w, &[0], 0, &[(1 << 30, 0)]));
         assert!(accumulators_fit(&w, &[0], 0, &[(1 << 30, 7)]));
         assert!(!accumulators_fit(&w, &[0], 0, &[(1 << 30, 8)]));
-        assert!(!accumulators_fit(&w, &[i32::MAX - 1000], 0, &[(1 << 30, 0)]));
+        assert!(!accumulators_fit(
+            &w,
+            &[i32::MAX - 1000],
+            0,
+            &[(1 << 30, 0)]
+        ));
     }
 
     #[test]
