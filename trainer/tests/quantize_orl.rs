@@ -25,7 +25,8 @@ use siamedge_trainer::quant::int8::Int8Embedder;
 use siamedge_trainer::quant::qat::qat_finetune;
 use siamedge_trainer::quant::thresholds::recalibrate;
 use siamedge_trainer::quant::{
-    fold, quantize_ptq, ModelMeta, QatConfig, QatEncoder, QatLoss, QuantError, RangeRule,
+    fold, quantize_ptq, Calibration, ModelMeta, QatConfig, QatEncoder, QatLoss, QuantError,
+    RangeRule,
 };
 use siamedge_trainer::sampler::LabelledSet;
 use siamedge_trainer::train::{orl_set, run, RunOptions, TrainConfig, Trainer};
@@ -67,6 +68,19 @@ fn trained_with(loss: LossKind) -> Option<Trained> {
         train,
         test,
     })
+}
+
+/// The QAT encoder of `t`'s weights, activation ranges from `calibration`, range momentum 0.05.
+fn qat_encoder(t: &Trained, calibration: &Calibration) -> QatEncoder {
+    QatEncoder::from_weights(
+        &t.cfg,
+        &t.weights,
+        "encoder",
+        calibration,
+        0.05,
+        &Device::Cpu,
+    )
+    .unwrap()
 }
 
 fn images(set: &LabelledSet) -> Vec<Vec<f32>> {
@@ -116,15 +130,7 @@ fn ptq_qat_and_calibration_on_orl() {
     assert!(worst >= 0.99, "worst cosine {worst}");
 
     // --- QAT: a few fine-tuning steps, then fake-quant (eval) against the engine.
-    let qat = QatEncoder::from_weights(
-        &t.cfg,
-        &t.weights,
-        "encoder",
-        &calibration,
-        0.05,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let qat = qat_encoder(&t, &calibration);
     let mut qcfg = QatConfig::new(8);
     qcfg.identities = 8;
     let losses = qat_finetune(&qat, &t.train, &qcfg, |_, _| {}).unwrap();
@@ -219,15 +225,7 @@ fn qat_fine_tunes_with_the_runs_loss() {
     )
     .unwrap();
     let first_loss = |loss: QatLoss| {
-        let qat = QatEncoder::from_weights(
-            &t.cfg,
-            &t.weights,
-            "encoder",
-            &calibration,
-            0.05,
-            &Device::Cpu,
-        )
-        .unwrap();
+        let qat = qat_encoder(&t, &calibration);
         let mut qcfg = QatConfig::new(1);
         qcfg.identities = 8;
         qcfg.loss = loss;
