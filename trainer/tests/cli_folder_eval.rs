@@ -69,7 +69,7 @@ fn train_then_eval_on_an_image_folder() {
     let report_dir = dir.path().join("report");
     eval(
         EvalArgs {
-            run: out.clone(),
+            run: vec![out.clone()],
             out: Some(report_dir.clone()),
             weights: None,
             cache: None,
@@ -133,6 +133,66 @@ fn train_then_eval_on_an_image_folder() {
             );
         }
     }
+}
+
+/// The folds of one recipe, evaluated together: one report whose every method holds each fold in
+/// the order given and their mean; a run of another recipe is refused by name.
+#[test]
+fn several_folds_make_one_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("faces");
+    write_folder(&data, 12, 4);
+    let args = |fold: usize, dim: usize| TrainArgs {
+        out: Some(dir.path().join(format!("run{fold}-{dim}"))),
+        data: Some(DataArg::Folder),
+        data_dir: Some(data.clone()),
+        folds: Some(3),
+        fold: Some(fold),
+        height: Some(16),
+        width: Some(12),
+        widths: Some(vec![4, 8]),
+        dim: Some(dim),
+        steps: Some(6),
+        batch: Some(16),
+        warmup: Some(1),
+        val_people: Some(0),
+        json: true,
+        ..TrainArgs::default()
+    };
+    for (fold, dim) in [(2, 8), (0, 8), (0, 16)] {
+        train(args(fold, dim), 0).unwrap();
+    }
+    let eval_args = |runs: Vec<std::path::PathBuf>| EvalArgs {
+        run: runs,
+        out: Some(dir.path().join("report")),
+        weights: None,
+        cache: None,
+        data_dir: None,
+        no_baselines: false,
+        no_plots: false,
+        json: true,
+        flip_tta: false,
+        validation: false,
+    };
+    let runs = vec![dir.path().join("run2-8"), dir.path().join("run0-8")];
+    eval(eval_args(runs), 0).unwrap();
+    let report: BenchmarkReport = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("report/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report.methods.len(), 6);
+    for m in &report.methods {
+        let folds: Vec<&str> = m.folds.iter().map(|f| f.fold.as_str()).collect();
+        assert_eq!(folds, ["2", "0"], "{}", m.method);
+        let mean = (m.folds[0].verification.eer.rate + m.folds[1].verification.eer.rate) / 2.0;
+        assert!((m.mean.eer - mean).abs() < 1e-12, "{}", m.method);
+    }
+    // Plots only for a single run.
+    assert!(!dir.path().join("report/roc.png").exists());
+
+    let mixed = vec![dir.path().join("run0-8"), dir.path().join("run0-16")];
+    let err = eval(eval_args(mixed), 0).unwrap_err();
+    assert!(format!("{err:#}").contains("run0-16"), "{err:#}");
 }
 
 #[test]

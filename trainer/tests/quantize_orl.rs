@@ -322,7 +322,7 @@ fn thresholds_and_validation_eval_use_the_validation_identities() {
     let report_dir = dir.path().join("val");
     eval(
         EvalArgs {
-            run: out.clone(),
+            run: vec![out.clone()],
             out: Some(report_dir.clone()),
             weights: None,
             cache: Some(cache.root().to_path_buf()),

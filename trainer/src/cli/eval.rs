@@ -49,9 +49,12 @@ use crate::train::{
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Run folder written by `siamedge-train train` (summary.json, model.safetensors, log.jsonl).
-    #[arg(long, value_name = "DIR")]
-    pub run: PathBuf,
-    /// Report folder [default: RUN/report].
+    /// Repeat it for the folds of one recipe (`--run runs/face-f0 --run runs/face-f1 ...`): one
+    /// report with every fold and the means, the baselines on each run's split; plots only for a
+    /// single run.
+    #[arg(long, value_name = "DIR", required = true)]
+    pub run: Vec<PathBuf>,
+    /// Report folder [default: (first) RUN/report].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Weights to judge [default: RUN/model.safetensors].
@@ -199,14 +202,27 @@ fn evaluate_model(
     })
 }
 
-/// Runs `siamedge-train eval`.
-pub fn run(args: EvalArgs, verbose: u8) -> Result<()> {
-    let summary_path = args.run.join("summary.json");
+/// One run judged: the model's result, each baseline's fold and curve on the same split.
+struct RunResult {
+    dataset: &'static str,
+    protocol: String,
+    pair_seed: Option<u64>,
+    config: TrainConfig,
+    weights: PathBuf,
+    splits: Splits,
+    ours: ModelResult,
+    baselines: Vec<(Method, FoldReport, String, RocCurve)>,
+}
+
+/// Reads `run`'s summary and weights, rebuilds its split and judges the model (and the baselines
+/// unless `--no-baselines`) on it.
+fn evaluate_run(run: &Path, args: &EvalArgs, verbose: u8) -> Result<RunResult> {
+    let summary_path = run.join("summary.json");
     let text = std::fs::read_to_string(&summary_path).with_context(|| {
         format!(
             "reading {} (is {} a finished `siamedge-train train` run?)",
             summary_path.display(),
-            args.run.display()
+            run.display()
         )
     })?;
     let info: RunInfo = serde_json::from_str(&text)
@@ -247,67 +263,138 @@ pub fn run(args: EvalArgs, verbose: u8) -> Result<()> {
     let weights = args
         .weights
         .clone()
-        .unwrap_or_else(|| args.run.join("model.safetensors"));
+        .unwrap_or_else(|| run.join("model.safetensors"));
     let model = load_model(&cfg, &weights, &device)?;
-    let out = args.out.clone().unwrap_or_else(|| args.run.join("report"));
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     if verbose > 0 {
         eprintln!("{}", splits.protocol);
     }
     let ours = evaluate_model(&model, &cfg, &splits, &fold, tt, &device)?;
-    let mut methods = vec![ours.report.clone()];
-    let mut curves = vec![curve(
-        &ours.report.name,
-        &ours.genuine,
-        &ours.impostor,
-        true,
-    )?];
+    let mut baselines = Vec::new();
     if !args.no_baselines {
         let split = splits.baseline_split(&fold);
         for m in Method::ALL {
             let (report, detail, (g, i)) = run_method_with_distances(m, &split, &FAR_TARGETS)
-                .with_context(|| format!("baseline {m}"))?;
+                .with_context(|| format!("baseline {m} on {}", run.display()))?;
             if verbose > 0 {
                 eprintln!("{m}: {detail}");
             }
-            curves.push(curve(m.name(), &g, &i, false)?);
-            let folds = vec![report];
-            methods.push(MethodReport {
-                method: m.id().into(),
-                name: m.name().into(),
-                detail,
-                mean: MeanReport::of(&folds),
-                folds,
-            });
+            let c = curve(m.name(), &g, &i, false)?;
+            baselines.push((m, report, detail, c));
         }
     }
-    let report = BenchmarkReport {
-        schema_version: REPORT_SCHEMA_VERSION,
-        dataset: data_id(source.data).into(),
+    Ok(RunResult {
+        dataset: data_id(source.data),
         protocol: splits.protocol.clone(),
         pair_seed: splits.pair_seed,
+        config: cfg,
+        weights,
+        splits,
+        ours,
+        baselines,
+    })
+}
+
+/// Runs `siamedge-train eval`.
+pub fn run(args: EvalArgs, verbose: u8) -> Result<()> {
+    let Some(first_run) = args.run.first() else {
+        bail!("--run DIR is required (one or more)");
+    };
+    if args.run.len() > 1 && args.weights.is_some() {
+        bail!("--weights names one run's weights: give one --run with it");
+    }
+    let mut results = Vec::with_capacity(args.run.len());
+    for run in &args.run {
+        let r = evaluate_run(run, &args, verbose)?;
+        if let Some(first) = results.first() {
+            let first: &RunResult = first;
+            if r.config != first.config || r.dataset != first.dataset {
+                bail!(
+                    "{} was trained with another recipe or data set than {}: the runs of one \
+                     report must be folds of one recipe",
+                    run.display(),
+                    first_run.display()
+                );
+            }
+        }
+        results.push(r);
+    }
+    let first = &results[0];
+    let ours_folds: Vec<FoldReport> = results
+        .iter()
+        .flat_map(|r| r.ours.report.folds.clone())
+        .collect();
+    let mut methods = vec![MethodReport {
+        mean: MeanReport::of(&ours_folds),
+        folds: ours_folds,
+        ..first.ours.report.clone()
+    }];
+    for (k, (m, _, detail, _)) in first.baselines.iter().enumerate() {
+        let folds: Vec<FoldReport> = results.iter().map(|r| r.baselines[k].1.clone()).collect();
+        methods.push(MethodReport {
+            method: m.id().into(),
+            name: m.name().into(),
+            detail: detail.clone(),
+            mean: MeanReport::of(&folds),
+            folds,
+        });
+    }
+    let protocol = results
+        .iter()
+        .map(|r| r.protocol.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let report = BenchmarkReport {
+        schema_version: REPORT_SCHEMA_VERSION,
+        dataset: first.dataset.into(),
+        protocol,
+        pair_seed: first.pair_seed,
         far_targets: FAR_TARGETS.to_vec(),
         methods,
     };
+    let out = args.out.clone().unwrap_or_else(|| first_run.join("report"));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let json = serde_json::to_string_pretty(&report)? + "\n";
     let json_path = out.join("report.json");
     std::fs::write(&json_path, &json)
         .with_context(|| format!("writing {}", json_path.display()))?;
+    let runs = args
+        .run
+        .iter()
+        .map(|r| r.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let weights = results
+        .iter()
+        .map(|r| format!("`{}`", r.weights.display()))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut md = format!(
-        "# Evaluation of {}\n\nWeights `{}`; {}. Accuracy columns use the EER threshold chosen on \
-         the training identities' trials ({} genuine, {} impostor), never on the test trials.\n\n",
-        args.run.display(),
-        weights.display(),
-        ours.report.detail,
-        splits.threshold_pairs.genuine.len(),
-        splits.threshold_pairs.impostor.len()
+        "# Evaluation of {runs}\n\nWeights {weights}; {}. Accuracy columns use the EER threshold \
+         chosen on each run's training identities' trials ({} genuine, {} impostor in {}), never \
+         on the test trials.\n\n",
+        first.ours.report.detail,
+        first.splits.threshold_pairs.genuine.len(),
+        first.splits.threshold_pairs.impostor.len(),
+        first_run.display()
     );
     md.push_str(&report.to_markdown());
     md.push_str(&accuracy_table(&report));
     let mut files = vec![json_path, out.join("report.md")];
-    if !args.no_plots {
+    if !args.no_plots && results.len() == 1 {
+        let mut curves = vec![curve(
+            &first.ours.report.name,
+            &first.ours.genuine,
+            &first.ours.impostor,
+            true,
+        )?];
+        curves.extend(first.baselines.iter().map(|b| b.3.clone()));
         files.extend(draw_plots(
-            &args.run, &out, &report, &ours, curves, &splits,
+            first_run,
+            &out,
+            &report,
+            &first.ours,
+            curves,
+            &first.splits,
         )?);
         md.push_str(
             "\n![ROC](roc.png) ![DET](det.png)\n\n![distances](histogram.png)\n\n\
