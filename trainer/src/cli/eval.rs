@@ -3,11 +3,12 @@
 //!
 //! Reads `RUN/summary.json` (data source, fold, network configuration) and `RUN/model.safetensors`,
 //! rebuilds the run's split ([`super::splits`]), and writes into the report folder
-//! (default `RUN/report/`):
+//! (default `RUN/report/`; with several `--run`, the folds of one recipe, one report holds a fold
+//! per run and the means, and no plots are drawn):
 //!
 //! | file | what |
 //! |---|---|
-//! | `report.json` | a [`BenchmarkReport`] (schema in [`crate::eval::report`], version [`REPORT_SCHEMA_VERSION`]): the model first (`method` = `"siamese-cnn"`, `"two-channel"` or `"hybrid"`), then `raw-l2`, `pca-l2`, `pca-whitened`, `lda-l2`, `histogram-l1`; each with one fold holding trial counts, AUC with its 95% interval, EER with its interval and operating point, TAR at FAR 1e-3, 1e-2 and 1e-1 with counts and intervals, `at_train_threshold` (accuracy, FAR, FRR and HTER on the test trials at the EER threshold chosen on the *training* identities' trials, never on the test trials) and `retrieval` (precision@1 and MAP@R over the test images, where [`Splits::retrieval`] allows) |
+//! | `report.json` | a [`BenchmarkReport`] (schema in [`crate::eval::report`], version [`REPORT_SCHEMA_VERSION`]): the model first (`method` = `"siamese-cnn"`, `"two-channel"` or `"hybrid"`), then `raw-l2`, `pca-l2`, `pca-whitened`, `lda-l2`, `histogram-l1`; each with one fold per run holding trial counts, AUC with its 95% interval, EER with its interval and operating point, TAR at FAR 1e-3, 1e-2 and 1e-1 with counts and intervals, `at_train_threshold` (accuracy, FAR, FRR and HTER on the test trials at the EER threshold chosen on the *training* identities' trials, never on the test trials) and `retrieval` (precision@1 and MAP@R over the test images, where [`Splits::retrieval`] allows) |
 //! | `report.md` | the same as Markdown tables |
 //! | `roc.{png,svg}`, `det.{png,svg}` | ROC (TAR vs log FAR) and DET (log FRR vs log FAR) of the model and the baselines |
 //! | `histogram.{png,svg}` | the model's genuine and impostor test distances with the training threshold |
