@@ -187,6 +187,12 @@ pub struct TrainArgs {
     /// Brightness and contrast jitter, +- this fraction [default: 0.1 for ORL, 0 for MNIST].
     #[arg(long)]
     pub jitter: Option<f32>,
+    /// Rotation jitter, +- this many degrees about the image centre [default: 0].
+    #[arg(long)]
+    pub rotate: Option<f32>,
+    /// Scale jitter: zoom by a factor in 1 +- this [default: 0].
+    #[arg(long)]
+    pub scale: Option<f32>,
     /// Seed of initialisation, batches and augmentation [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -260,6 +266,8 @@ impl TrainArgs {
             crop_pad,
             flip,
             jitter,
+            rotate,
+            scale,
             seed,
             val_people,
             eval_every,
@@ -324,6 +332,8 @@ impl TrainArgs {
             hflip: self.flip.unwrap_or(base.hflip),
             brightness: jitter,
             contrast: jitter,
+            rotate: self.rotate.unwrap_or(base.rotate),
+            scale: self.scale.unwrap_or(base.scale),
         };
         cfg.seed = self.seed.unwrap_or(0);
         cfg
