@@ -183,10 +183,13 @@ pub fn run(args: ExportArgs, _verbose: u8) -> Result<()> {
         "siamedge-train export --run {run_arg} --name {} --out {}{}",
         args.name,
         args.out.display(),
-        args.sgm
-            .as_ref()
-            .map(|p| format!(" --sgm {}", p.display()))
-            .unwrap_or_default()
+        match &args.sgm {
+            Some(p) => format!(" --sgm {}", p.display()),
+            None => format!(
+                " --percentile {} --calibration-images {}",
+                args.percentile, args.calibration_images
+            ),
+        }
     );
 
     // f32: the candle encoder and its ONNX graph.
