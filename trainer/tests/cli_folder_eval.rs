@@ -2,7 +2,7 @@
 //! `train --data folder`, logged to `log.jsonl`, and judged by `eval` beside the baselines, with
 //! the JSON report, the Markdown summary and the plots written.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use siamedge_trainer::cli::eval::{run as eval, EvalArgs};
 use siamedge_trainer::cli::train::{run as train, DataArg, TrainArgs};
@@ -32,6 +32,22 @@ fn write_folder(root: &Path, people: u32, per: u32) {
             let ext = if i % 3 == 0 { "pgm" } else { "png" };
             img.save(dir.join(format!("{i}.{ext}"))).unwrap();
         }
+    }
+}
+
+/// `eval` of `runs` into `out`, with the baselines and plots, JSON on stdout.
+fn eval_args(runs: Vec<PathBuf>, out: PathBuf) -> EvalArgs {
+    EvalArgs {
+        run: runs,
+        out: Some(out),
+        weights: None,
+        cache: None,
+        data_dir: None,
+        no_baselines: false,
+        no_plots: false,
+        json: true,
+        flip_tta: false,
+        validation: false,
     }
 }
 
@@ -67,22 +83,7 @@ fn train_then_eval_on_an_image_folder() {
     assert_eq!(log.iter().filter(|r| r.validation_eer.is_some()).count(), 3);
 
     let report_dir = dir.path().join("report");
-    eval(
-        EvalArgs {
-            run: vec![out.clone()],
-            out: Some(report_dir.clone()),
-            weights: None,
-            cache: None,
-            data_dir: None,
-            no_baselines: false,
-            no_plots: false,
-            json: true,
-            flip_tta: false,
-            validation: false,
-        },
-        0,
-    )
-    .unwrap();
+    eval(eval_args(vec![out.clone()], report_dir.clone()), 0).unwrap();
     let report: BenchmarkReport =
         serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap())
             .unwrap();
@@ -162,20 +163,9 @@ fn several_folds_make_one_report() {
     for (fold, dim) in [(2, 8), (0, 8), (0, 16)] {
         train(args(fold, dim), 0).unwrap();
     }
-    let eval_args = |runs: Vec<std::path::PathBuf>| EvalArgs {
-        run: runs,
-        out: Some(dir.path().join("report")),
-        weights: None,
-        cache: None,
-        data_dir: None,
-        no_baselines: false,
-        no_plots: false,
-        json: true,
-        flip_tta: false,
-        validation: false,
-    };
+    let report_dir = dir.path().join("report");
     let runs = vec![dir.path().join("run2-8"), dir.path().join("run0-8")];
-    eval(eval_args(runs), 0).unwrap();
+    eval(eval_args(runs, report_dir.clone()), 0).unwrap();
     let report: BenchmarkReport = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("report/report.json")).unwrap(),
     )
@@ -191,7 +181,7 @@ fn several_folds_make_one_report() {
     assert!(!dir.path().join("report/roc.png").exists());
 
     let mixed = vec![dir.path().join("run0-8"), dir.path().join("run0-16")];
-    let err = eval(eval_args(mixed), 0).unwrap_err();
+    let err = eval(eval_args(mixed, report_dir), 0).unwrap_err();
     assert!(format!("{err:#}").contains("run0-16"), "{err:#}");
 }
 

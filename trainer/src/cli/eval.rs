@@ -303,11 +303,10 @@ pub fn run(args: EvalArgs, verbose: u8) -> Result<()> {
     if args.run.len() > 1 && args.weights.is_some() {
         bail!("--weights names one run's weights: give one --run with it");
     }
-    let mut results = Vec::with_capacity(args.run.len());
+    let mut results: Vec<RunResult> = Vec::with_capacity(args.run.len());
     for run in &args.run {
         let r = evaluate_run(run, &args, verbose)?;
         if let Some(first) = results.first() {
-            let first: &RunResult = first;
             if r.config != first.config || r.dataset != first.dataset {
                 bail!(
                     "{} was trained with another recipe or data set than {}: the runs of one \

@@ -23,7 +23,9 @@ use siamedge_format::{Metric, Model, Task};
 
 use crate::baseline::protocol::{mnist_open_set_split, orl_split, run_method};
 use crate::baseline::Method;
-use crate::cli::quantize::{quantize_run, Method as QuantMethod, QuantizeArgs};
+use crate::cli::quantize::{
+    quantize_run, Method as QuantMethod, QuantizeArgs, THRESHOLDS_FROM_VALIDATION,
+};
 use crate::data::{DataCache, DataSet, Mnist, OrlFaces};
 use crate::eval::{at_threshold, Pairs, VerificationReport, DEFAULT_PAIR_SEED};
 use crate::export::card::{
@@ -125,11 +127,16 @@ fn f32_distances(
 
 /// The int8 model file: `--sgm`, or PTQ of the run with thresholds from its validation identities
 /// (training identities when it kept none).
-fn int8_model(args: &ExportArgs) -> Result<(Vec<u8>, String)> {
+/// Returns the file, where it came from, and what its thresholds were calibrated on.
+fn int8_model(args: &ExportArgs) -> Result<(Vec<u8>, String, String)> {
     if let Some(path) = &args.sgm {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         Model::decode(&bytes).with_context(|| format!("decoding {}", path.display()))?;
-        return Ok((bytes, format!("given with --sgm {}", path.display())));
+        return Ok((
+            bytes,
+            format!("given with --sgm {}", path.display()),
+            "the given model file's".into(),
+        ));
     }
     // The same post-training quantization as `siamedge-train quantize` (its defaults), so the
     // shipped file is byte-identical to `quantize --run RUN --out FILE`.
@@ -148,6 +155,11 @@ fn int8_model(args: &ExportArgs) -> Result<(Vec<u8>, String)> {
         json: false,
     };
     let (bytes, report) = quantize_run(&q, 0)?;
+    let calibrated_on = if report.thresholds_from == THRESHOLDS_FROM_VALIDATION {
+        "all pairs of the validation identities (held out of training)"
+    } else {
+        "all pairs of training identities (optimistic: the network trained on them)"
+    };
     Ok((
         bytes,
         format!(
@@ -158,6 +170,7 @@ fn int8_model(args: &ExportArgs) -> Result<(Vec<u8>, String)> {
             report.operating_points.len(),
             report.thresholds_from
         ),
+        calibrated_on.into(),
     ))
 }
 
@@ -200,7 +213,7 @@ pub fn run(args: ExportArgs, _verbose: u8) -> Result<()> {
     write_onnx(&dir.join("model.onnx"), &float_onnx(&enc, &meta)?)?;
 
     // int8: the model file and its QDQ graph.
-    let (sgm, sgm_origin) = int8_model(&args)?;
+    let (sgm, sgm_origin, calibrated_on) = int8_model(&args)?;
     siamedge_format::file::write_atomic(&dir.join("model.sgm"), &sgm)?;
     let model = Model::decode(&sgm)?;
     if (
@@ -305,14 +318,7 @@ pub fn run(args: ExportArgs, _verbose: u8) -> Result<()> {
             Ok(ThresholdCard {
                 far: f64::from(p.far),
                 threshold: f64::from(p.threshold),
-                calibrated_on: if args.sgm.is_some() {
-                    "the given model file's".into()
-                } else if splits.validation.is_some() {
-                    "all pairs of the validation identities (held out of training)".into()
-                } else {
-                    "all pairs of training identities (optimistic: the network trained on them)"
-                        .into()
-                },
+                calibrated_on: calibrated_on.clone(),
                 test: Some(at_threshold(&eg, &ei, f64::from(p.threshold))?),
             })
         })

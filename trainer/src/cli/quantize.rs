@@ -131,8 +131,9 @@ pub struct QuantizeReport {
     /// Operating points written, measured on the pairs of [`Self::thresholds_from`].
     pub operating_points: Vec<CalibratedPoint>,
     /// Whose pairs the operating points were calibrated on: `"validation identities"` when the run
-    /// kept some (the network never trained on them, so their FAR and TAR carry over to new
-    /// people), else `"training identities"` (optimistic: the network has seen those people).
+    /// kept some (the network never trained on them; still, with a handful of people, another
+    /// group's FAR at the same threshold can differ by an order of magnitude), else `"training
+    /// identities"` (optimistic: the network has seen those people).
     pub thresholds_from: String,
     /// Training identities, all their images and pairs: where a quantization recipe (the
     /// percentile, PTQ or QAT) may be chosen without looking at test identities.
