@@ -125,6 +125,9 @@ pub enum QatLoss {
     },
 }
 
+/// The float run's CosFace class weights, as the trainer names them (`vb.pp("cosface")`).
+const COSFACE_WEIGHT: &str = "cosface.weight";
+
 impl QatLoss {
     /// The loss of a float run trained with `kind` (margin `margin`; CosFace's `scale` and
     /// `cosine_margin`), with CosFace's class weights taken from `weights` (`cosface.weight`, one
@@ -151,16 +154,16 @@ impl QatLoss {
                 })
             }
             LossKind::Cosface => {
-                let name = "cosface.weight";
+                let name = COSFACE_WEIGHT;
                 let w = weights
                     .get(name)
                     .ok_or_else(|| QuantError::MissingWeight { name: name.into() })?;
-                let classes = train.classes();
+                let class_index = train.class_index();
                 let rows = w.dim(0)?;
-                if rows != classes.len() {
+                if rows != class_index.len() {
                     return Err(QuantError::WeightShape {
                         name: name.into(),
-                        expected: classes.len() * w.dim(1)?,
+                        expected: class_index.len() * w.dim(1)?,
                         found: w.elem_count(),
                     });
                 }
@@ -168,11 +171,7 @@ impl QatLoss {
                     weight: Var::from_tensor(&w.to_dtype(DType::F32)?)?,
                     scale,
                     margin: cosine_margin,
-                    class_index: classes
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, c)| (c, i as u32))
-                        .collect(),
+                    class_index,
                 }
             }
         })
@@ -181,7 +180,7 @@ impl QatLoss {
     /// Trainable variables of the loss itself (CosFace's class weights), by name.
     pub fn vars(&self) -> Vec<(String, Var)> {
         match self {
-            QatLoss::CosFace { weight, .. } => vec![("cosface.weight".into(), weight.clone())],
+            QatLoss::CosFace { weight, .. } => vec![(COSFACE_WEIGHT.into(), weight.clone())],
             _ => Vec::new(),
         }
     }

@@ -120,6 +120,16 @@ impl LabelledSet {
         self.by_class.keys().copied().collect()
     }
 
+    /// Each distinct label's rank among them, `label -> 0..C` ascending: the row of a classifier
+    /// head (CosFace) that stands for it.
+    pub fn class_index(&self) -> BTreeMap<u32, u32> {
+        self.by_class
+            .keys()
+            .enumerate()
+            .map(|(i, &c)| (c, i as u32))
+            .collect()
+    }
+
     /// Indices of the images of `class` (empty if none).
     pub fn indices_of(&self, class: u32) -> &[usize] {
         self.by_class.get(&class).map_or(&[], Vec::as_slice)

@@ -62,12 +62,7 @@ impl Trainer {
         let varmap = VarMap::new();
         let vb = seeded_var_builder(&varmap, cfg.seed, &device);
         let model = Model::build(&cfg.model, vb.clone())?;
-        let class_index: BTreeMap<u32, u32> = train
-            .classes()
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| (c, i as u32))
-            .collect();
+        let class_index = train.class_index();
         let head = if cfg.loss == LossKind::Cosface {
             Some(loss::cosface_head(
                 class_index.len(),
