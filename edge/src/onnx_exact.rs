@@ -2,7 +2,7 @@
 //! gives the firmware's embeddings bit for bit.
 //!
 //! Why: tract 0.22 runs `DequantizeLinear -> Conv -> QuantizeLinear` as a float convolution on
-//! dequantized values, then rounds. The engine (`siamedge_firmware::engine`) accumulates in i32 and
+//! dequantized values, then rounds. The engine (`siamedge_engine`) accumulates in i32 and
 //! requantizes with a Q31 multiplier and TFLite's double rounding. The two agree except where a
 //! value sits within a float error or a double-rounding step of a rounding tie; those 1-step
 //! differences pass from layer to layer and move a few pairs across a threshold (12 decisions of
@@ -11,7 +11,7 @@
 //! What: each matched layer is rewritten in integer ONNX operators that tract computes exactly:
 //! - `DQ(x) -> Conv(DQ(w), DQ(b)) -> [Relu | Clip] -> Q` (any `group`): `ConvInteger(x_q, w_q,
 //!   x_zero_point)` (i32), `+ b_q`, then the requantization of
-//!   `siamedge_firmware::engine::kernels::requant` in exact integer steps (f64):
+//!   `siamedge_engine::kernels::requant` in exact integer steps (f64):
 //!   `floor((acc * 2^left * m + 2^30) / 2^31)`, a division by `2^right` rounded half away from
 //!   zero, `+ zero_point`, clamped to the activation range, cast to int8. `(m, shift)` come from the scales with
 //!   [`siamedge_format::quantize_multiplier`]`(s_in * s_w / s_out)`, as the exporter wrote them

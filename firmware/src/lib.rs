@@ -1,27 +1,32 @@
-//! siamedge-firmware: verification on Cortex-M class MCUs, `no_std` and without an allocator.
+//! siamedge-firmware: the device code of a Cortex-M verifier, `no_std` and without an allocator,
+//! on the int8 [`engine`] (`siamedge-engine`, re-exported).
 //!
-//! What is here now: the [`Verifier`], which decides 1:1 and 1:N over templates held in RAM or
-//! decoded from flash, with the model file's metric and thresholds (or an override), using the
-//! exact integer distances of `siamedge-format`; and the int8 inference [`engine`], which runs a
-//! model file in a static arena (the same code is the host's integer reference executor,
-//! `engine::run_model`, feature `std`); [`enroll`]ment (several captures kept or averaged);
-//! on-device [`preprocess`]ing (camera-frame crop and resize, signature strokes rasterized); embedded-hal
-//! [`drivers`] (ArduCAM Mini 2MP camera, FT6x06 touch pad, status LED); and the encrypted,
-//! power-fail-safe template [`store`] on NOR flash.
+//! - [`Verifier`]: 1:1 and 1:N decisions over templates held in RAM or decoded from flash, with
+//!   the model file's metric and thresholds (or an override), using the exact integer distances
+//!   of `siamedge-format`.
+//! - [`enroll`]ment: several captures of one subject kept or averaged into one template.
+//! - [`preprocess`]: camera frames cropped and resized into the model input, signature strokes
+//!   rasterized.
+//! - [`drivers`]: embedded-hal 1.0 drivers (ArduCAM Mini 2MP camera, FT6x06 touch pad, status LED).
+//! - [`store`]: the encrypted, power-fail-safe template store on NOR flash.
+//! - [`vectors`]: the test-vector files a board checks itself against.
 //!
-//! Features: `std` (host helpers such as `engine::run_model`), `dsp` (packed SMLAD kernels on
-//! Cortex-M4/M7, emulated bit-exactly elsewhere), `defmt` (logging and `defmt::Format` on errors).
+//! Features: `std` (host helpers, e.g. `engine::run_model`), `dsp` (the engine's packed SMLAD
+//! kernels on Cortex-M4/M7, emulated bit-exactly elsewhere), `defmt` (logging and
+//! `defmt::Format` on errors).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![warn(missing_docs)]
 
 pub mod drivers;
-pub mod engine;
 pub mod enroll;
 pub mod preprocess;
 pub mod store;
 pub mod vectors;
 pub mod verifier;
 
-pub use engine::{quantize_image, Arena, Engine, EngineError};
+/// The int8 engine the device code runs on (the `siamedge-engine` crate, re-exported so that a
+/// board depends on one crate).
+pub use siamedge_engine as engine;
+pub use siamedge_engine::{quantize_image, Arena, Engine, EngineError};
 pub use enroll::{enroll, EnrollPolicy};
 pub use verifier::Verifier;

@@ -5,7 +5,7 @@
 //! the packed (DSP-layout) kernels' scratch, which fall back to the reference kernels.
 
 use libfuzzer_sys::fuzz_target;
-use siamedge_firmware::engine::{dsp, needed_arena_bytes, Engine};
+use siamedge_engine::{dsp, needed_arena_bytes, Engine};
 use siamedge_format::{FileKind, Model};
 
 #[path = "reseal.rs"]

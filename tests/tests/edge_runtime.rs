@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use siamedge_edge::preprocess::{load_gray, to_input};
 use siamedge_edge::{EdgeError, GalleryFile, Runtime};
-use siamedge_firmware::engine::run_model;
+use siamedge_engine::run_model;
 use siamedge_format::{Model, Template};
 use siamedge_trainer::export::{proto, qdq_onnx, quantize_input, write_onnx};
 

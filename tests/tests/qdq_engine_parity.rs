@@ -1,4 +1,4 @@
-//! The integer reference executor (the firmware's kernels, `siamedge_firmware::engine`) and tract
+//! The integer reference executor (the firmware's kernels, `siamedge_engine`) and tract
 //! on the QDQ export of the same model file give the same embeddings and the same decision on
 //! every test pair: bit for bit, because `siamedge_edge::onnx_exact` lowers every int8 layer to
 //! the engine's integer arithmetic before tract runs the graph.
@@ -17,7 +17,7 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use candle_nn::{ModuleT, VarMap};
 use siamedge_edge::OnnxEncoder;
-use siamedge_firmware::engine::run_model;
+use siamedge_engine::run_model;
 use siamedge_format::{Model, Task};
 use siamedge_trainer::data::{DataCache, OrlFaces};
 use siamedge_trainer::eval::all_pairs;

@@ -4,7 +4,7 @@
 //! images at its input size ([`faces`]: held-out ORL faces or synthetic ones), and one scenario
 //! ([`Scenario`]): enroll two captures of identity A (their mean, [`POLICY`]), verify a third capture of A (genuine) and
 //! a capture of identity B (impostor). It runs the firmware's own int8 engine and verifier on the
-//! host (`siamedge_firmware::engine::run_model`, the integer reference executor) and writes what
+//! host (`siamedge_engine::run_model`, the integer reference executor) and writes what
 //! they answer into an `SGTV` vectors file ([`siamedge_firmware::vectors`]). The board must
 //! reproduce every embedding and decision bit for bit.
 //!
@@ -15,7 +15,7 @@
 pub mod faces;
 pub mod fixture;
 
-use siamedge_firmware::engine::{run_model, EngineError};
+use siamedge_engine::{run_model, EngineError};
 use siamedge_firmware::vectors::{write::VectorsSpec, Probe, VectorsError};
 use siamedge_firmware::{EnrollPolicy, Verifier};
 use siamedge_format::{EmbeddingRef, FormatError, InputSpec, Model};
@@ -196,8 +196,8 @@ pub fn vectors_for(
 
 /// MACs of one inference (every tap of every output, padding included).
 pub fn macs(model: &Model<'_>) -> u64 {
-    let mut buffer = vec![0i8; siamedge_firmware::engine::needed_arena_bytes(model)];
-    siamedge_firmware::engine::Engine::with_buffer(model, &mut buffer).map_or(0, |e| e.macs())
+    let mut buffer = vec![0i8; siamedge_engine::needed_arena_bytes(model)];
+    siamedge_engine::Engine::with_buffer(model, &mut buffer).map_or(0, |e| e.macs())
 }
 
 /// The board's model and vectors: `model` if given, else the [`fixture`] (seed `seed`,

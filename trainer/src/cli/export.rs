@@ -82,7 +82,7 @@ fn engine_embeddings(model: &Model<'_>, images: &[&[f32]]) -> Result<Vec<Vec<i8>
         .iter()
         .map(|x| {
             let q = quantize_input(model.input().quant, x);
-            siamedge_firmware::engine::run_model(model, &q)
+            siamedge_engine::run_model(model, &q)
                 .map_err(|e| anyhow::anyhow!("reference executor: {e:?}"))
         })
         .collect()

@@ -1,12 +1,12 @@
 //! Int8 embeddings of a model file on the host, computed by the firmware's own engine
-//! (`siamedge_firmware::engine`, the integer reference executor), so that thresholds and reports
+//! (`siamedge_engine`, the integer reference executor), so that thresholds and reports
 //! measure exactly what the device will compute.
 //!
 //! Images come as the trainer holds them (`p / 255`, possibly fractional after area resizing) and
 //! are quantized with the model's [`InputSpec`]: `round(((x - mean) / std) / scale) + zp`, which for
 //! `x = p / 255` is [`InputSpec::quantize_pixel`]'s value.
 
-use siamedge_firmware::engine::{needed_arena_bytes, Engine};
+use siamedge_engine::{needed_arena_bytes, Engine};
 use siamedge_format::{InputSpec, Model};
 
 use super::fold::nhwc_image;

@@ -5,8 +5,8 @@
 //! accumulators are the reference kernel's, so the output is bit for bit the same.
 
 use super::packed::{pack, smlabb, smlatt, sxtab16, sxtab16_ror8, sxtb16, sxtb16_ror8, word};
-use crate::engine::kernels::depthwise::Depthwise;
-use crate::engine::kernels::Geometry;
+use crate::kernels::depthwise::Depthwise;
+use crate::kernels::Geometry;
 
 /// Whether the packed kernel runs `k` (depth multiplier 1, channels a multiple of 4).
 pub fn supported(k: &Depthwise<'_>) -> bool {

@@ -8,12 +8,12 @@ use proptest::prelude::*;
 use reference::random::{
     conv_model, conv_pool_model, depthwise_model, narrow_conv_pool_model, random_model, Rng,
 };
-use siamedge_firmware::engine::dsp::conv_pool::{self, ConvPool};
-use siamedge_firmware::engine::dsp::{self, matmul, panel};
-use siamedge_firmware::engine::kernels::conv2d::Conv2d;
-use siamedge_firmware::engine::kernels::dense::Dense;
-use siamedge_firmware::engine::kernels::depthwise::Depthwise;
-use siamedge_firmware::engine::kernels::pool::{Pool, Reduce};
+use siamedge_engine::dsp::conv_pool::{self, ConvPool};
+use siamedge_engine::dsp::{self, matmul, panel};
+use siamedge_engine::kernels::conv2d::Conv2d;
+use siamedge_engine::kernels::dense::Dense;
+use siamedge_engine::kernels::depthwise::Depthwise;
+use siamedge_engine::kernels::pool::{Pool, Reduce};
 use siamedge_format::{LayerKind, Model};
 
 /// Runs every Conv2d and Dense layer of `bytes` through both kernels on random inputs.
@@ -106,9 +106,9 @@ fn arena_bytes_cover_the_packed_scratch() {
         let bytes = conv_model(seed).to_bytes().unwrap();
         let model = Model::decode(&bytes).unwrap();
         let size = dsp::arena_bytes(&model);
-        assert!(size >= siamedge_firmware::engine::needed_arena_bytes(&model));
+        assert!(size >= siamedge_engine::needed_arena_bytes(&model));
         let mut buffer = vec![0i8; size];
-        let engine = siamedge_firmware::Engine::with_buffer(&model, &mut buffer).unwrap();
+        let engine = siamedge_engine::Engine::with_buffer(&model, &mut buffer).unwrap();
         let weighted = model
             .layers()
             .iter()
@@ -247,7 +247,7 @@ proptest! {
         let expected = reference::run(&spec, &input).pop().unwrap().data;
         let model = Model::decode(&bytes).unwrap();
         let mut buffer = vec![0i8; dsp::arena_bytes(&model)];
-        let mut engine = siamedge_firmware::Engine::with_buffer(&model, &mut buffer).unwrap();
+        let mut engine = siamedge_engine::Engine::with_buffer(&model, &mut buffer).unwrap();
         prop_assert_eq!(engine.run(&input).unwrap(), &expected[..]);
     }
 }
@@ -260,7 +260,7 @@ fn fused_steps_keep_the_layer_count_and_the_macs() {
         let bytes = spec.to_bytes().unwrap();
         let model = Model::decode(&bytes).unwrap();
         let mut buffer = vec![0i8; dsp::arena_bytes(&model)];
-        let engine = siamedge_firmware::Engine::with_buffer(&model, &mut buffer).unwrap();
+        let engine = siamedge_engine::Engine::with_buffer(&model, &mut buffer).unwrap();
         let macs: u64 = (0..model.layers().len())
             .map(|i| engine.layer_macs(i))
             .sum();

@@ -18,7 +18,7 @@
 use super::conv_pool::{max4, pooled, ConvPool};
 use super::packed::{pack, smlabb, smlad, smlatt, sxtab16, sxtab16_ror8};
 use super::requant;
-use crate::engine::kernels::conv2d::Conv2d;
+use crate::kernels::conv2d::Conv2d;
 
 /// Widened words per filter in the scratch table: `A` and `D` for each of the 3 filter rows.
 const WORDS_PER_FILTER: usize = 6;

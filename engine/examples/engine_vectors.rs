@@ -1,6 +1,6 @@
 //! Writes a model with the shapes of the trainer's encoders (random int8 weights), an input and
 //! the host engine's output, for running the same engine on a board and comparing:
-//! `cargo run -p siamedge-firmware --features std --example engine_vectors -- OUT_DIR [mcu|cnn]`
+//! `cargo run -p siamedge-engine --features std --example engine_vectors -- OUT_DIR [mcu|cnn]`
 //! writes `OUT_DIR/model.sgm`, `OUT_DIR/input.bin` and `OUT_DIR/expected.bin`, and prints the
 //! model's MACs and arena sizes.
 //!
@@ -11,7 +11,7 @@
 use std::error::Error;
 use std::path::PathBuf;
 
-use siamedge_firmware::engine::{self, dsp, Engine};
+use siamedge_engine::{self as engine, dsp, Engine};
 use siamedge_format::{
     Activation, DecisionSpec, EmbeddingSpec, InputSpec, LayerKind, LayerSpec, MetricSpec, Model,
     ModelSpec, OperatingPoint, Quant, Shape, Task, Window,

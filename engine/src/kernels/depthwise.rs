@@ -7,7 +7,7 @@
 use siamedge_format::{Layer, Window};
 
 use super::{check_accumulators, sum_abs, Channels, Geometry};
-use crate::engine::error::EngineError;
+use crate::error::EngineError;
 
 /// A prepared depthwise convolution: geometry, borrowed `[kh][kw][out_c]` weights, per-channel
 /// parameters.

@@ -6,7 +6,7 @@
 //! [`EngineError::ArenaTooSmall`](super::EngineError::ArenaTooSmall), never an overrun.
 //!
 //! ```
-//! use siamedge_firmware::engine::Arena;
+//! use siamedge_engine::Arena;
 //! // In firmware: `static mut` or a cell, e.g. `static ARENA: StaticCell<Arena<65536>>`.
 //! let mut arena = Arena::<4096>::new();
 //! assert_eq!(arena.len(), 4096);

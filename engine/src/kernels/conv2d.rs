@@ -8,7 +8,7 @@
 use siamedge_format::{Layer, Window};
 
 use super::{check_accumulators, sum_abs, Channels, Geometry};
-use crate::engine::error::EngineError;
+use crate::error::EngineError;
 
 /// A prepared convolution: geometry, borrowed OHWI weights, per-channel parameters.
 #[derive(Debug, Clone, Copy)]

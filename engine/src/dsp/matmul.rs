@@ -9,8 +9,8 @@
 
 use super::packed::{smlad, sxtb16, sxtb16_ror8, word};
 use super::panel::{fill_im2col, fill_vector, Panel};
-use crate::engine::kernels::conv2d::Conv2d;
-use crate::engine::kernels::dense::Dense;
+use crate::kernels::conv2d::Conv2d;
+use crate::kernels::dense::Dense;
 
 /// Output positions per convolution panel.
 pub const CONV_COLUMNS: usize = 4;

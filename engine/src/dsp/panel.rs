@@ -12,7 +12,7 @@
 //! `x = zero_point`).
 
 use super::packed::{pack, sxtab16, sxtab16_ror8, word};
-use crate::engine::kernels::Geometry;
+use crate::kernels::Geometry;
 
 /// The shape of a panel: `P` columns of `K` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,9 +21,9 @@
 use super::matmul::{conv_panel, dot4, dot4_quads, dot4_wide, widen};
 use super::panel::{fill_im2col, fill_window};
 use super::requant;
-use crate::engine::kernels::conv2d::Conv2d;
-use crate::engine::kernels::pool::{Pool, Reduce};
-use crate::engine::kernels::requant::Requant;
+use crate::kernels::conv2d::Conv2d;
+use crate::kernels::pool::{Pool, Reduce};
+use crate::kernels::requant::Requant;
 
 /// A convolution and the 2x2 stride-2 max pool after it, prepared as one step.
 #[derive(Debug, Clone, Copy)]

@@ -1,4 +1,4 @@
-//! The fused kernels' requantization: [`Requant::apply`](crate::engine::kernels::requant::Requant)
+//! The fused kernels' requantization: [`Requant::apply`](crate::kernels::requant::Requant)
 //! of the maximum of a pooling window's accumulators, in about a dozen instructions, prepared
 //! once per layer and inference into a per-channel table in the scratch.
 //!
@@ -12,7 +12,7 @@
 //! [`Requant`] per channel.
 
 use super::packed::smmulr;
-use crate::engine::kernels::requant::Requant;
+use crate::kernels::requant::Requant;
 
 /// Words per channel entry: `[bias, left + 1, multiplier, nudge, right, min, max, 0]`.
 pub const WORDS: usize = 8;
@@ -66,7 +66,7 @@ pub fn apply(e: &Entry, acc: i32) -> i8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::kernels::requant::multiply_by_quantized_multiplier;
+    use crate::kernels::requant::multiply_by_quantized_multiplier;
 
     /// TFLite's definition on one accumulator, clamped to int8.
     fn reference(acc: i32, m: i32, shift: i32, zp: i32) -> i8 {

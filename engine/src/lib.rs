@@ -1,14 +1,14 @@
-//! The int8 inference engine: runs a `siamedge-format` [`Model`] (decoded zero-copy, typically
-//! from flash) in a caller-provided [`Arena`], without an allocator.
+//! siamedge-engine: the int8 inference engine. It runs a `siamedge-format` [`Model`] (decoded
+//! zero-copy, typically from flash) in a caller-provided [`Arena`], without an allocator.
 //!
-//! The same code is the firmware's engine (Cortex-M, `no_std`) and the host's *integer reference
-//! executor* ([`run_model`], feature `std`): the trainer's exporter and the parity tests call it,
-//! so there is one int8 answer per model and input.
+//! One engine runs the int8 models everywhere: the firmware on a Cortex-M (`no_std`), the edge
+//! runtime on a Linux box and the trainer's integer reference ([`run_model`], feature `std`), so
+//! there is one int8 answer per model and input. Nothing here needs `std` unless the feature asks.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let bytes = siamedge_firmware::engine::doc_model()?;
-//! use siamedge_firmware::engine::{quantize_image, Arena, Engine};
+//! # let bytes = siamedge_engine::doc_model()?;
+//! use siamedge_engine::{quantize_image, Arena, Engine};
 //! use siamedge_format::Model;
 //!
 //! let model = Model::decode(&bytes)?;
@@ -20,6 +20,9 @@
 //! assert_eq!(embedding.len(), usize::from(model.embedding().dim));
 //! # Ok(()) }
 //! ```
+//!
+//! Features: `std` (host helpers such as [`run_model`]), `dsp` (packed SMLAD kernels on
+//! Cortex-M4/M7, emulated bit-exactly elsewhere), `defmt` (`defmt::Format` on [`EngineError`]).
 //!
 //! # Phases
 //! [`Engine::new`] is the prepare phase: it checks the arena size, checks each weighted layer's
@@ -37,9 +40,8 @@
 //! - MaxPool2d: maximum of the real cells (padding excluded).
 //! - AvgPool2d and GlobalAvgPool: `sum(q) / count` over the real cells, rounded half away from
 //!   zero (TFLite: `(sum ± count/2) / count` truncating), on the raw int8 values `q`.
-//! - L2Normalize: TFLite's integer algorithm (`GetInvSqrtQuantizedMultiplierExp`, Newton-Raphson
-//!   in fixed point), output `clamp(round(128 * d_i / ||d||), -128, 127)` up to that
-//!   algorithm's rounding, `d = q - zp_in`; see [`kernels::l2norm`].
+//! - L2Normalize: `clamp(round(128 * d_i / ||d||), -128, 127)`, `d = q - zp_in`, correctly
+//!   rounded (half away from zero) in exact integers; see [`kernels::l2norm`].
 //! - Every layer's output is then clamped to its activation range (a Reshape with an activation
 //!   clamps in place).
 //!
@@ -52,6 +54,8 @@
 //! path a convolution followed by a 2x2 stride-2 unpadded max pool runs as one fused step
 //! ([`dsp::conv_pool`]) that writes the pool's output; the pool's own step does nothing.
 //! [`Engine::packed_layers`] says how many layers run packed (a fused pair counts once).
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![warn(missing_docs)]
 
 pub mod arena;
 pub mod dsp;
@@ -98,6 +102,20 @@ fn range(side: Side, len: usize, total: usize) -> core::ops::Range<usize> {
     }
 }
 
+/// Appends the step of layer `index`. A decoded model has at most `MAX_LAYERS` layers and each
+/// makes one step, so this fails only for a model that bypassed the decoder's check.
+fn push_step<'m>(
+    steps: &mut heapless::Vec<Step<'m>, MAX_LAYERS>,
+    index: usize,
+    step: Step<'m>,
+) -> Result<(), EngineError> {
+    steps.push(step).map_err(|_| EngineError::Unsupported {
+        layer: index,
+        kind: "model",
+        reason: "more layers than MAX_LAYERS steps",
+    })
+}
+
 /// The arena bytes `model` needs: `max(model.arena_bytes(), model.min_arena_bytes())`.
 pub fn needed_arena_bytes(model: &Model<'_>) -> usize {
     let need = u64::from(model.arena_bytes()).max(model.min_arena_bytes());
@@ -134,14 +152,18 @@ impl<'m, 'a> Engine<'m, 'a> {
             if core::mem::take(&mut fused_into_previous) {
                 // The pool the previous step already computed: its output is that step's.
                 let len = layer.output.elements() as usize;
-                let _ = steps.push(Step {
-                    op: Op::Nothing,
-                    input: side,
-                    input_len: len,
-                    output: side,
-                    output_len: len,
-                    packed: false,
-                });
+                push_step(
+                    &mut steps,
+                    index,
+                    Step {
+                        op: Op::Nothing,
+                        input: side,
+                        input_len: len,
+                        output: side,
+                        output_len: len,
+                        packed: false,
+                    },
+                )?;
                 continue;
             }
             let op = Op::prepare(index, layer)?;
@@ -161,8 +183,7 @@ impl<'m, 'a> Engine<'m, 'a> {
                     fused_into_previous = true;
                 }
             }
-            // A decoded model has at most MAX_LAYERS layers.
-            let _ = steps.push(step);
+            push_step(&mut steps, index, step)?;
             side = output;
         }
         let output_len = model

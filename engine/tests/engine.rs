@@ -7,7 +7,7 @@ mod reference;
 
 use proptest::prelude::*;
 use reference::random::{random_model, Rng as SeedRng};
-use siamedge_firmware::engine::{self, quantize_image, Arena, Engine, EngineError};
+use siamedge_engine::{self as engine, quantize_image, Arena, Engine, EngineError};
 use siamedge_format::{Model, ModelSpec};
 
 fn random_input(spec: &ModelSpec, seed: u64) -> Vec<i8> {

@@ -7,7 +7,7 @@
 use siamedge_format::Layer;
 
 use super::{check_accumulators, sum_abs, Channels};
-use crate::engine::error::EngineError;
+use crate::error::EngineError;
 
 /// A prepared dense layer: borrowed `[out_c][in_elements]` weights and per-channel parameters.
 #[derive(Debug, Clone, Copy)]
