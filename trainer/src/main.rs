@@ -37,8 +37,7 @@ enum Command {
     /// beside it (scripts/bench-train.sh runs both).
     Bench(cli::bench::BenchArgs),
     /// Export a trained run to models/NAME/: model.onnx, model.int8.onnx, model.sgm and the model
-    /// card (card.json, CARD.md) with f32, int8-reference and int8-tract results beside the
-    /// baselines.
+    /// card (card.json, CARD.md) with f32 and int8 (engine) results beside the baselines.
     Export(Box<cli::export::ExportArgs>),
 }
 
