@@ -18,6 +18,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use siamedge_tests::board::{self, faces, fixture, BoardInputs, Scenario};
+use siamedge_tests::skip::{data_required, qemu_required, skipped};
 
 /// Board builds share one target dir and one output path: one at a time.
 static BUILD: Mutex<()> = Mutex::new(());
@@ -42,10 +43,6 @@ fn on_path(name: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn qemu_required() -> bool {
-    std::env::var("SIAMEDGE_REQUIRE_QEMU").as_deref() == Ok("1")
-}
-
 /// `true` when QEMU is there; `false` (after saying why) when the test should skip.
 fn qemu_available() -> bool {
     if on_path(QEMU) {
@@ -56,10 +53,10 @@ fn qemu_available() -> bool {
             "SIAMEDGE_REQUIRE_QEMU=1 but {QEMU} is not on PATH (apt-get install qemu-system-arm)"
         );
     }
-    eprintln!(
-        "skipping: {QEMU} is not on PATH (apt-get install qemu-system-arm; \
+    skipped(format_args!(
+        "{QEMU} is not on PATH (apt-get install qemu-system-arm; \
          SIAMEDGE_REQUIRE_QEMU=1 makes this a failure)"
-    );
+    ));
     false
 }
 
@@ -75,11 +72,13 @@ fn inputs() -> BoardInputs {
     };
     let (faces, scenario) = match faces::orl(None, 0, h, w) {
         Ok(f) => (f, Scenario::orl(0)),
-        Err(e) if std::env::var("SIAMEDGE_REQUIRE_DATA").as_deref() == Ok("1") => {
+        Err(e) if data_required() => {
             panic!("SIAMEDGE_REQUIRE_DATA=1 but the ORL faces are not loadable: {e}")
         }
         Err(e) => {
-            eprintln!("note: ORL faces not loadable ({e}); synthetic faces instead");
+            skipped(format_args!(
+                "the board's ORL vectors: ORL faces not loadable ({e}); synthetic faces instead"
+            ));
             (faces::synthetic(h, w), Scenario::SYNTHETIC)
         }
     };
@@ -349,10 +348,10 @@ fn defmt_print_available() -> Option<PathBuf> {
              (cargo install defmt-print --locked)"
         );
     }
-    eprintln!(
-        "skipping: {DEFMT_PRINT} is not on PATH (cargo install defmt-print --locked; \
+    skipped(format_args!(
+        "{DEFMT_PRINT} is not on PATH (cargo install defmt-print --locked; \
          SIAMEDGE_REQUIRE_QEMU=1 makes this a failure)"
-    );
+    ));
     None
 }
 

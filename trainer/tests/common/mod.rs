@@ -1,6 +1,7 @@
 //! Shared by the integration tests that need fetched data (`siamedge-train data fetch`, cached in
 //! `$SIAMEDGE_DATA` or `~/.cache/siamedge`): a data set that cannot be loaded skips the test with a
-//! message, unless `SIAMEDGE_REQUIRE_DATA=1` (CI, after fetching), where the test fails.
+//! message (and a line in `$SIAMEDGE_SKIP_LOG`, which `scripts/test.sh --quick` counts), unless
+//! `SIAMEDGE_REQUIRE_DATA=1` (the strict `scripts/test.sh`, CI), where the test fails.
 #![allow(dead_code)]
 
 use std::fmt::Display;
@@ -16,7 +17,14 @@ pub fn or_skip<T, E: Display>(what: &str, loaded: Result<T, E>) -> Option<T> {
             panic!("SIAMEDGE_REQUIRE_DATA=1 but {what} is not loadable: {e}")
         }
         Err(e) => {
-            eprintln!("skipping: {what} is not cached ({e}); run `siamedge-train data fetch`");
+            let reason = format!("{what} is not cached ({e}); run `siamedge-train data fetch`");
+            eprintln!("skipping: {reason}");
+            // `scripts/test.sh --quick` counts the skips from this log (one line each).
+            if let Some(path) = std::env::var_os("SIAMEDGE_SKIP_LOG") {
+                if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                    let _ = std::io::Write::write_all(&mut f, format!("{reason}\n").as_bytes());
+                }
+            }
             None
         }
     }
