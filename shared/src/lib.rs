@@ -5,6 +5,8 @@
 //!   enrolled [`Template`]s and, with `alloc`, `Gallery`s of templates.
 //! - Comparing: [`metric`] (distances over f32 and exact integer sums over int8, the match
 //!   probability) and [`decision`] (thresholds at chosen false-accept rates).
+//! - Test fixtures: [`vectors`], the `SGTV` files of inputs, embeddings and decisions a board
+//!   checks itself against.
 //! - Building, on hosts (`alloc`): `ModelSpec` writes model files; [`quantize_multiplier`] is
 //!   TFLite's fixed-point requantization.
 //!
@@ -26,6 +28,7 @@ extern crate alloc;
 pub mod crc;
 pub mod decision;
 pub mod embedding;
+pub mod enroll_policy;
 pub mod envelope;
 pub mod error;
 #[cfg(feature = "std")]
@@ -40,12 +43,14 @@ pub mod quantize;
 #[cfg(feature = "alloc")]
 pub mod resize;
 pub mod template;
+pub mod vectors;
 mod wire;
 
 pub use decision::{Decision, DecisionSpec, OperatingPoint, MAX_OPERATING_POINTS};
 #[cfg(feature = "alloc")]
 pub use embedding::EmbeddingF32;
 pub use embedding::{Embedding, EmbeddingRef, MAX_EMBEDDING_DIM};
+pub use enroll_policy::EnrollPolicy;
 pub use envelope::FileKind;
 pub use error::{Field, FormatError};
 #[cfg(feature = "alloc")]
