@@ -37,18 +37,9 @@ use siamedge_format::{
     MAX_TEMPLATE_EMBEDDINGS,
 };
 
-use crate::verifier::Verifier;
+pub use siamedge_format::EnrollPolicy;
 
-/// How [`enroll`] combines captures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum EnrollPolicy {
-    /// Keep every capture; verification uses the nearest one.
-    #[default]
-    Keep,
-    /// Keep one embedding, the (re-normalized) mean of the captures.
-    Mean,
-}
+use crate::verifier::Verifier;
 
 /// Scale of an L2-normalized embedding (the `L2Normalize` layer's output scale).
 pub const L2_NORMALIZED_SCALE: f32 = 1.0 / 128.0;

@@ -9,7 +9,6 @@
 //!   rasterized.
 //! - [`drivers`]: embedded-hal 1.0 drivers (ArduCAM Mini 2MP camera, FT6x06 touch pad, status LED).
 //! - [`store`]: the encrypted, power-fail-safe template store on NOR flash.
-//! - [`vectors`]: the test-vector files a board checks itself against.
 //!
 //! Features: `std` (host helpers, e.g. `engine::run_model`), `dsp` (the engine's packed SMLAD
 //! kernels on Cortex-M4/M7, emulated bit-exactly elsewhere), `defmt` (logging and
@@ -21,12 +20,11 @@ pub mod drivers;
 pub mod enroll;
 pub mod preprocess;
 pub mod store;
-pub mod vectors;
 pub mod verifier;
 
+pub use enroll::{enroll, EnrollPolicy};
 /// The int8 engine the device code runs on (the `siamedge-engine` crate, re-exported so that a
 /// board depends on one crate).
 pub use siamedge_engine as engine;
 pub use siamedge_engine::{quantize_image, Arena, Engine, EngineError};
-pub use enroll::{enroll, EnrollPolicy};
 pub use verifier::Verifier;

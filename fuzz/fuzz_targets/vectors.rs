@@ -4,7 +4,7 @@
 //! accessor of an accepted file answers within its bounds.
 
 use libfuzzer_sys::fuzz_target;
-use siamedge_firmware::vectors::TestVectors;
+use siamedge_format::vectors::TestVectors;
 use siamedge_format::crc::crc32;
 
 fn check(bytes: &[u8]) {

@@ -298,7 +298,7 @@ fn a_wrong_expectation_fails_the_board() {
         return;
     }
     let mut inputs = inputs();
-    let v = siamedge_firmware::vectors::TestVectors::decode(&inputs.vectors).unwrap();
+    let v = siamedge_format::vectors::TestVectors::decode(&inputs.vectors).unwrap();
     let n = inputs.vectors.len();
     // The embeddings end 4 bytes before the end: the first value of image 0's embedding.
     let at = n - 4 - v.dim() * v.images();

@@ -9,8 +9,10 @@
 //!
 //! When: the board binaries (`firmware/boards/*`) embed a model and its vectors and exit with
 //! success only if they reproduce them; `tests/src/bin/board-vectors.rs` writes them on the host
-//! with the same engine. When not: this is a test fixture format, not a way to ship data; it is
-//! not versioned with `siamedge-format`'s files (its own magic and version, same rules).
+//! with the same engine. When not: this is a test fixture format, not a way to ship data. It is
+//! not in the [`envelope`](crate::envelope) of the shipped files (it predates it, and a board reads
+//! it field by field from flash): its own magic, version and CRC-32, under the same compatibility
+//! rule.
 //!
 //! Layout (all integers little-endian; `f32` as IEEE-754 bits):
 //!
@@ -33,22 +35,23 @@
 //! | .. | 12 x probes | each probe: image u16 (`< images`), accept u8 (0/1), reserved u8 (0), distance f32, score f32 |
 //! | .. | input_len x images | the int8 input images, in order |
 //! | .. | dim x images | the int8 embeddings expected for them |
-//! | end - 4 | 4 | CRC-32 (IEEE, [`siamedge_format::crc`]) of every byte before it |
+//! | end - 4 | 4 | CRC-32 (IEEE, [`crate::crc`]) of every byte before it |
 //!
 //! The file is exactly that long. Compatibility rule as for `siamedge-format`'s files: any
 //! change of bytes is a new version; readers keep decoding old versions.
 
-#[cfg(any(test, feature = "std"))]
+#[cfg(feature = "alloc")]
 pub mod write;
 
 mod error;
 
 pub use error::VectorsError;
 
-use siamedge_format::crc::crc32;
-use siamedge_format::ModelId;
+use crate::crc::crc32;
+use crate::le::as_i8;
+use crate::ModelId;
 
-use crate::enroll::EnrollPolicy;
+use crate::EnrollPolicy;
 
 /// The first four bytes of a vectors file.
 pub const MAGIC: [u8; 4] = *b"SGTV";
@@ -61,7 +64,7 @@ pub const PROBE_LEN: usize = 12;
 /// Most images in one file.
 pub const MAX_IMAGES: u16 = 64;
 /// Most enrollment captures (a template holds at most this many embeddings).
-pub const MAX_ENROLL: u8 = siamedge_format::MAX_TEMPLATE_EMBEDDINGS as u8;
+pub const MAX_ENROLL: u8 = crate::MAX_TEMPLATE_EMBEDDINGS as u8;
 /// Most probes in one file.
 pub const MAX_PROBES: u8 = 16;
 /// Largest input image (bytes).
@@ -162,13 +165,6 @@ fn f32_at(bytes: &[u8], at: usize) -> f32 {
     f32::from_bits(u32_at(bytes, at))
 }
 
-/// Views int8 data stored as bytes.
-fn as_i8(bytes: &[u8]) -> &[i8] {
-    // SAFETY: `i8` and `u8` have the same size and alignment and every bit pattern is valid for
-    // both, so the same memory read as `i8` is a valid slice of the same length and lifetime.
-    unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<i8>(), bytes.len()) }
-}
-
 fn check_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), VectorsError> {
     if value < min || value > max {
         return Err(VectorsError::OutOfRange {
@@ -224,12 +220,7 @@ impl<'a> TestVectors<'a> {
         let input_len = u32_at(body, 22);
         check_range("input_len", input_len.into(), 1, MAX_INPUT_LEN.into())?;
         let dim = u16_at(body, 26);
-        check_range(
-            "dim",
-            dim.into(),
-            1,
-            siamedge_format::MAX_EMBEDDING_DIM as u64,
-        )?;
+        check_range("dim", dim.into(), 1, crate::MAX_EMBEDDING_DIM as u64)?;
         let images = u16_at(body, 28);
         check_range("images", images.into(), 1, MAX_IMAGES.into())?;
         let subject = u32_at(body, 30);

@@ -2,7 +2,7 @@
 
 use super::write::VectorsSpec;
 use super::*;
-use crate::enroll::EnrollPolicy;
+use crate::EnrollPolicy;
 
 fn spec() -> VectorsSpec {
     VectorsSpec {

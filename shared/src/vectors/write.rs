@@ -1,11 +1,11 @@
-//! Writing vectors files on a host (`std`): [`VectorsSpec::to_bytes`].
+//! Writing vectors files on a host (`alloc`): [`VectorsSpec::to_bytes`].
 
-use std::vec::Vec;
+use alloc::vec::Vec;
 
-use siamedge_format::crc::crc32;
-use siamedge_format::ModelId;
+use crate::crc::crc32;
+use crate::ModelId;
 
-use crate::enroll::EnrollPolicy;
+use crate::EnrollPolicy;
 
 use super::{
     Probe, Source, TestVectors, VectorsError, HEADER_LEN, MAGIC, MAX_ENROLL, MAX_IMAGES,

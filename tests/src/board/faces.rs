@@ -15,7 +15,7 @@ use std::path::Path;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use siamedge_firmware::vectors::Source;
+use siamedge_format::vectors::Source;
 use siamedge_trainer::data::{resize_area, DataCache, OrlFaces};
 
 use super::BoardError;

@@ -5,7 +5,7 @@
 //! ([`Scenario`]): enroll two captures of identity A (their mean, [`POLICY`]), verify a third capture of A (genuine) and
 //! a capture of identity B (impostor). It runs the firmware's own int8 engine and verifier on the
 //! host (`siamedge_engine::run_model`, the integer reference executor) and writes what
-//! they answer into an `SGTV` vectors file ([`siamedge_firmware::vectors`]). The board must
+//! they answer into an `SGTV` vectors file ([`siamedge_format::vectors`]). The board must
 //! reproduce every embedding and decision bit for bit.
 //!
 //! The fixture's threshold is not calibrated on data: it sits halfway between the scenario's
@@ -16,7 +16,7 @@ pub mod faces;
 pub mod fixture;
 
 use siamedge_engine::{run_model, EngineError};
-use siamedge_firmware::vectors::{write::VectorsSpec, Probe, VectorsError};
+use siamedge_format::vectors::{write::VectorsSpec, Probe, VectorsError};
 use siamedge_firmware::{EnrollPolicy, Verifier};
 use siamedge_format::{EmbeddingRef, FormatError, InputSpec, Model};
 
@@ -242,7 +242,7 @@ pub fn board_inputs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use siamedge_firmware::vectors::{Source, TestVectors};
+    use siamedge_format::vectors::{Source, TestVectors};
 
     #[test]
     fn synthetic_inputs_round_trip_and_separate() {

@@ -2,7 +2,7 @@
 //! the host's answers in the vectors file.
 
 use siamedge_firmware::engine::{Arena, Engine};
-use siamedge_firmware::vectors::TestVectors;
+use siamedge_format::vectors::TestVectors;
 use siamedge_firmware::Verifier;
 use siamedge_format::{EmbeddingRef, Model, MAX_TEMPLATE_EMBEDDINGS, MAX_TEMPLATE_VALUES};
 
