@@ -34,6 +34,11 @@ pub enum EngineError {
     },
     /// The model file did not decode (host helpers that take bytes).
     Model(FormatError),
+    /// Host SIMD kernels were asked for an instruction set this CPU does not have.
+    IsaUnavailable {
+        /// The instruction set's name (e.g. `"avx2"`).
+        isa: &'static str,
+    },
 }
 
 impl fmt::Display for EngineError {
@@ -53,6 +58,9 @@ impl fmt::Display for EngineError {
                 reason,
             } => write!(f, "layer {layer} ({kind}) is not supported: {reason}"),
             EngineError::Model(e) => write!(f, "model file: {e}"),
+            EngineError::IsaUnavailable { isa } => {
+                write!(f, "this CPU does not have the {isa} instructions")
+            }
         }
     }
 }
@@ -91,6 +99,9 @@ impl defmt::Format for EngineError {
                 reason
             ),
             EngineError::Model(e) => defmt::write!(f, "model file: {}", defmt::Display2Format(e)),
+            EngineError::IsaUnavailable { isa } => {
+                defmt::write!(f, "this CPU does not have the {=str} instructions", isa)
+            }
         }
     }
 }

@@ -46,20 +46,31 @@
 //!   clamps in place).
 //!
 //! # Kernels
-//! The reference kernels ([`kernels`]) run everywhere. With the `dsp` feature, convolutions,
-//! dense layers and depthwise convolutions (depth multiplier 1, channels a multiple of 4) use
-//! the packed kernels of [`dsp`] (SMLAD/SXTB16 on Cortex-M4/M7, a bit-exact portable emulation
-//! elsewhere), which give the same bytes; convolutions and dense layers need scratch in the
-//! arena ([`dsp::arena_bytes`]) and run the reference kernel where it is missing. On that
-//! path a convolution followed by a 2x2 stride-2 unpadded max pool runs as one fused step
-//! ([`dsp::conv_pool`]) that writes the pool's output; the pool's own step does nothing.
-//! [`Engine::packed_layers`] says how many layers run packed (a fused pair counts once).
+//! The reference kernels ([`kernels`]) run everywhere and define the arithmetic; the faster
+//! paths give the same bytes and are chosen with [`Kernels`] ([`Engine::with_kernels`];
+//! [`Kernels::best`] by default):
+//! - [`Kernels::Packed`], the default with the `dsp` feature: convolutions, dense layers and
+//!   depthwise convolutions (depth multiplier 1, channels a multiple of 4) use the packed
+//!   kernels of [`dsp`] (SMLAD/SXTB16 on Cortex-M4/M7, a bit-exact portable emulation
+//!   elsewhere); convolutions and dense layers need scratch in the arena
+//!   ([`dsp::arena_bytes`]) and run the reference kernel where it is missing. On that path a
+//!   convolution followed by a 2x2 stride-2 unpadded max pool runs as one fused step
+//!   ([`dsp::conv_pool`]) that writes the pool's output; the pool's own step does nothing.
+//!   [`Engine::packed_layers`] says how many layers run packed (a fused pair counts once).
+//! - [`Kernels::Simd`], the default on x86-64 and aarch64 without `dsp`: convolutions and
+//!   dense layers run the int8 GEMM of [`host`] (SSE2, AVX2, AVX-512 VNNI or NEON, picked at
+//!   run time with the `std` feature), with weights re-laid out once by [`Engine::with_kernels`]
+//!   into a host region at the end of the arena ([`host::arena_bytes`]); a layer whose blocks
+//!   do not fit runs the reference kernel. Never compiled for Cortex-M.
+//!
+//! [`Engine::layer_kernel`] says what each layer runs.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![warn(missing_docs)]
 
 pub mod arena;
 pub mod dsp;
 pub mod error;
+pub mod host;
 pub mod kernels;
 pub mod plan;
 
@@ -68,7 +79,60 @@ pub use error::EngineError;
 
 use siamedge_format::{InputSpec, Model, MAX_INPUT_CHANNELS, MAX_LAYERS};
 
+use self::host::{Gemm, Isa, Placed};
 use self::plan::{Op, Side, Step};
+
+/// Which kernels an [`Engine`] runs (each gives the reference kernels' bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kernels {
+    /// The reference kernels only.
+    Reference,
+    /// The packed DSP kernels where the arena leaves their scratch ([`dsp`]).
+    Packed,
+    /// The host SIMD kernels of this instruction set where the arena holds their blocks
+    /// ([`host`]).
+    Simd(Isa),
+}
+
+impl Kernels {
+    /// The fastest choice for this build and CPU: [`Kernels::Packed`] with the `dsp` feature,
+    /// else [`Kernels::Simd`] with [`Isa::best`] on x86-64 and aarch64, else the reference.
+    pub fn best() -> Self {
+        if cfg!(feature = "dsp") {
+            return Kernels::Packed;
+        }
+        Isa::best().map_or(Kernels::Reference, Kernels::Simd)
+    }
+
+    /// Arena bytes at which every layer that has a faster kernel of this choice runs it
+    /// ([`dsp::arena_bytes`], [`host::arena_bytes`], or the model's need for the reference).
+    pub fn arena_bytes(self, model: &Model<'_>) -> usize {
+        match self {
+            Kernels::Reference => needed_arena_bytes(model),
+            Kernels::Packed => dsp::arena_bytes(model),
+            Kernels::Simd(_) => host::arena_bytes(model),
+        }
+    }
+}
+
+impl Default for Kernels {
+    fn default() -> Self {
+        Self::best()
+    }
+}
+
+/// What one layer of a prepared [`Engine`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LayerKernel {
+    /// A reference kernel (or nothing: a Reshape).
+    Reference,
+    /// A packed DSP kernel.
+    Packed,
+    /// Nothing: the layer is a max pool computed by the fused packed step before it.
+    FusedIntoPrevious,
+    /// The host SIMD GEMM on this instruction set.
+    Simd(Isa),
+}
 
 /// A model prepared to run in an arena. `'m`: the model bytes; `'a`: the arena.
 ///
@@ -77,7 +141,13 @@ use self::plan::{Op, Side, Step};
 /// `model.embedding().scale`, zero point 0.
 pub struct Engine<'m, 'a> {
     steps: heapless::Vec<Step<'m>, MAX_LAYERS>,
+    /// The tensors (and the DSP kernels' scratch between them).
     arena: &'a mut [i8],
+    /// The host region: every host layer's table and weights, then one panel at `panel`
+    /// (empty unless some layer runs the host kernels).
+    host: &'a mut [i8],
+    panel: usize,
+    isa: Option<Isa>,
     input_len: usize,
     output: Side,
     output_len: usize,
@@ -88,6 +158,8 @@ impl core::fmt::Debug for Engine<'_, '_> {
         f.debug_struct("Engine")
             .field("layers", &self.steps.len())
             .field("arena_bytes", &self.arena.len())
+            .field("host_bytes", &self.host.len())
+            .field("isa", &self.isa)
             .field("input_len", &self.input_len)
             .field("output_len", &self.output_len)
             .finish()
@@ -133,9 +205,26 @@ impl<'m, 'a> Engine<'m, 'a> {
         Self::with_buffer(model, arena.as_mut_slice())
     }
 
-    /// As [`Engine::new`], in any buffer (e.g. a heap buffer on a host). Every byte of `buffer`
-    /// is used: bytes beyond what the model needs become scratch for the DSP kernels.
+    /// As [`Engine::new`], in any buffer (e.g. a heap buffer on a host), with
+    /// [`Kernels::best`]. Every byte of `buffer` is used: bytes beyond what the model needs
+    /// become scratch for the faster kernels.
     pub fn with_buffer(model: &Model<'m>, buffer: &'a mut [i8]) -> Result<Self, EngineError> {
+        Self::with_kernels(model, buffer, Kernels::best())
+    }
+
+    /// As [`Engine::with_buffer`], running `kernels` where the buffer leaves them room (see
+    /// [`Kernels::arena_bytes`]) and the reference kernels elsewhere.
+    /// [`EngineError::IsaUnavailable`] for [`Kernels::Simd`] with an instruction set this CPU
+    /// lacks.
+    ///
+    /// With [`Kernels::Simd`], layers are given their host blocks in order while
+    /// `needed_arena_bytes + blocks + largest panel + ALIGN` fits in `buffer`; the blocks are
+    /// written here (the weights re-laid out once), at the end of the buffer.
+    pub fn with_kernels(
+        model: &Model<'m>,
+        buffer: &'a mut [i8],
+        kernels: Kernels,
+    ) -> Result<Self, EngineError> {
         let needed = needed_arena_bytes(model);
         if buffer.len() < needed {
             return Err(EngineError::ArenaTooSmall {
@@ -143,6 +232,17 @@ impl<'m, 'a> Engine<'m, 'a> {
                 available: buffer.len(),
             });
         }
+        let isa = match kernels {
+            Kernels::Simd(isa) if !isa.available() => {
+                return Err(EngineError::IsaUnavailable { isa: isa.name() })
+            }
+            Kernels::Simd(isa) => Some(isa),
+            _ => None,
+        };
+        let packed = kernels == Kernels::Packed;
+        // Host region budget: what the buffer has beyond the tensors, less the alignment slack.
+        let budget = buffer.len().saturating_sub(needed + host::ALIGN);
+        let (mut blocks, mut panel) = (0usize, 0usize);
         let input_len = model.input().shape().elements() as usize;
         let mut steps = heapless::Vec::new();
         let mut side = Side::Front;
@@ -162,6 +262,7 @@ impl<'m, 'a> Engine<'m, 'a> {
                         output: side,
                         output_len: len,
                         packed: false,
+                        host: None,
                     },
                 )?;
                 continue;
@@ -175,12 +276,25 @@ impl<'m, 'a> Engine<'m, 'a> {
                 output,
                 output_len: layer.output.elements() as usize,
                 packed: false,
+                host: None,
             };
-            step.packed = cfg!(feature = "dsp") && !op.in_place() && packed_fits(buffer, &step);
+            step.packed = packed && !op.in_place() && packed_fits(buffer, &step);
             if step.packed {
                 if let Some(fused) = fuse_next(index, &step, layers.get(index + 1), buffer)? {
                     step = fused;
                     fused_into_previous = true;
+                }
+            }
+            if let (Some(_), Some(gemm)) = (isa, Gemm::of(&step.op)) {
+                let with_panel = panel.max(gemm.panel_bytes());
+                if blocks + gemm.layer_bytes() + with_panel <= budget {
+                    step.host = Some(Placed {
+                        gemm,
+                        table: blocks,
+                        weights: blocks + host::align(4 * gemm.table_words()),
+                    });
+                    blocks += gemm.layer_bytes();
+                    panel = with_panel;
                 }
             }
             push_step(&mut steps, index, step)?;
@@ -190,9 +304,24 @@ impl<'m, 'a> Engine<'m, 'a> {
             .layers()
             .last()
             .map_or(input_len, |l| l.output.elements() as usize);
+        let (arena, host) = split_host(buffer, blocks + panel);
+        if host.len() < blocks + panel {
+            // No aligned room after all (cannot happen: the budget kept ALIGN bytes of slack).
+            steps.iter_mut().for_each(|s| s.host = None);
+        }
+        for step in steps.iter_mut() {
+            if let Some(p) = step.host {
+                if !pack_host(&step.op, &p, host) {
+                    step.host = None;
+                }
+            }
+        }
         Ok(Self {
             steps,
-            arena: buffer,
+            arena,
+            host,
+            panel: blocks,
+            isa,
             input_len,
             output: side,
             output_len,
@@ -213,6 +342,30 @@ impl<'m, 'a> Engine<'m, 'a> {
     /// scratch; see [`dsp::arena_bytes`]); the others run the reference kernels.
     pub fn packed_layers(&self) -> usize {
         self.steps.iter().filter(|s| s.packed).count()
+    }
+
+    /// Layers that run the host SIMD kernels ([`Kernels::Simd`], and the arena holds their
+    /// blocks; see [`host::arena_bytes`]).
+    pub fn simd_layers(&self) -> usize {
+        self.steps.iter().filter(|s| s.host.is_some()).count()
+    }
+
+    /// What layer `index` runs (the reference past the last layer).
+    pub fn layer_kernel(&self, index: usize) -> LayerKernel {
+        let Some(step) = self.steps.get(index) else {
+            return LayerKernel::Reference;
+        };
+        match (step.host, self.isa) {
+            (Some(_), Some(isa)) => LayerKernel::Simd(isa),
+            _ if step.packed => LayerKernel::Packed,
+            _ if index > 0
+                && matches!(step.op, Op::Nothing)
+                && matches!(self.steps[index - 1].op, Op::ConvPool(_)) =>
+            {
+                LayerKernel::FusedIntoPrevious
+            }
+            _ => LayerKernel::Reference,
+        }
     }
 
     /// Multiply-accumulates per inference over all layers (padding taps included).
@@ -252,7 +405,15 @@ impl<'m, 'a> Engine<'m, 'a> {
                 }
                 op => {
                     let (input, output, scratch) = split(self.arena, step);
-                    eval(&op, step.packed, input, output, scratch);
+                    let simd = match (step.host, self.isa) {
+                        (Some(p), Some(isa)) => {
+                            eval_host(isa, &op, &p, self.host, self.panel, input, output)
+                        }
+                        _ => false,
+                    };
+                    if !simd {
+                        eval(&op, step.packed, input, output, scratch);
+                    }
                 }
             }
             after_layer(index);
@@ -379,6 +540,86 @@ fn eval(op: &Op<'_>, packed: bool, input: &[i8], output: &mut [i8], scratch: &mu
     }
 }
 
+/// Splits `buffer` into the tensor arena and a host region of `len` bytes aligned to
+/// [`host::ALIGN`] at its end (empty when `len` is 0 or the buffer has no aligned room).
+fn split_host(buffer: &mut [i8], len: usize) -> (&mut [i8], &mut [i8]) {
+    if len == 0 {
+        return buffer.split_at_mut(buffer.len());
+    }
+    let Some(start) = buffer.len().checked_sub(len + host::ALIGN) else {
+        return buffer.split_at_mut(buffer.len());
+    };
+    let (arena, rest) = buffer.split_at_mut(start);
+    let pad = rest.as_ptr().align_offset(host::ALIGN);
+    match rest.get_mut(pad..pad + len) {
+        Some(host) => (arena, host),
+        None => (arena, &mut []),
+    }
+}
+
+/// `&mut [i8]` as `&mut [T]` when aligned and of whole elements.
+fn cast_mut<T: bytemuck::Pod>(bytes: Option<&mut [i8]>) -> Option<&mut [T]> {
+    bytemuck::try_cast_slice_mut(bytes?).ok()
+}
+
+/// Writes the packed weights and table of the host step `op` at `p` in `host`; `false` when
+/// they do not fit (the step then runs the reference kernel).
+fn pack_host(op: &Op<'_>, p: &Placed, host: &mut [i8]) -> bool {
+    let g = &p.gemm;
+    let (weights, channels) = match op {
+        Op::Conv2d(k) => (k.weights, &k.channels),
+        Op::Dense(k) => (k.weights, &k.channels),
+        _ => return false,
+    };
+    let Some(table) = cast_mut::<i32>(host.get_mut(p.table..p.table + 4 * g.table_words())) else {
+        return false;
+    };
+    host::pack_table(g, channels, table);
+    let at = p.weights..p.weights + 2 * g.weight_values();
+    let Some(packed) = cast_mut::<i16>(host.get_mut(at)) else {
+        return false;
+    };
+    host::pack_weights(g, weights, packed);
+    true
+}
+
+/// Runs the host step `op` (its blocks at `p`, the panel at byte `panel` of `host`); `false`
+/// when it did not run (the caller runs the reference kernel).
+fn eval_host(
+    isa: Isa,
+    op: &Op<'_>,
+    p: &Placed,
+    host: &mut [i8],
+    panel: usize,
+    input: &[i8],
+    output: &mut [i8],
+) -> bool {
+    let g = p.gemm;
+    let Some((blocks, rest)) = (panel <= host.len()).then(|| host.split_at_mut(panel)) else {
+        return false;
+    };
+    let table = blocks.get(p.table..p.table + 4 * g.table_words());
+    let weights = blocks.get(p.weights..p.weights + 2 * g.weight_values());
+    let (Some(table), Some(weights), Some(panel)) = (
+        table.and_then(|b| bytemuck::try_cast_slice::<i8, i32>(b).ok()),
+        weights.and_then(|b| bytemuck::try_cast_slice::<i8, i16>(b).ok()),
+        cast_mut::<i16>(rest.get_mut(..2 * g.panel_values())),
+    ) else {
+        return false;
+    };
+    let ops = host::Operands {
+        gemm: g,
+        weights,
+        table,
+        panel,
+    };
+    match op {
+        Op::Conv2d(k) => host::conv2d(isa, k, ops, input, output),
+        Op::Dense(k) => host::dense(isa, k, ops, input, output),
+        _ => false,
+    }
+}
+
 /// Quantizes an image to the model input: `pixels` is `height x width x channels` u8 (HWC, grey
 /// when `channels` is 1), `out` the `height * width * channels` int8 input tensor; each value is
 /// [`InputSpec::quantize_pixel`] of its pixel, through a 256-entry table per channel.
@@ -409,14 +650,14 @@ pub fn quantize_image(input: &InputSpec, pixels: &[u8], out: &mut [i8]) -> Resul
 }
 
 /// The host integer reference executor: runs `model` on `input` (NHWC int8, the model input's
-/// quantization) in a heap arena of [`dsp::arena_bytes`] (what the model asks for plus the
-/// DSP scratch, so a `dsp` build runs every packed kernel), and
-/// returns the embedding (`model.embedding().dim` int8 values).
+/// quantization) with [`Kernels::best`] in a heap arena of its [`Kernels::arena_bytes`] (so
+/// every layer runs its fastest kernel; all give the same bytes), and returns the embedding
+/// (`model.embedding().dim` int8 values).
 #[cfg(feature = "std")]
 pub fn run_model(model: &Model<'_>, input: &[i8]) -> Result<Vec<i8>, EngineError> {
-    let size = dsp::arena_bytes(model);
-    let mut buffer = vec![0i8; size];
-    let mut engine = Engine::with_buffer(model, &mut buffer)?;
+    let kernels = Kernels::best();
+    let mut buffer = vec![0i8; kernels.arena_bytes(model)];
+    let mut engine = Engine::with_kernels(model, &mut buffer, kernels)?;
     Ok(engine.run(input)?.to_vec())
 }
 

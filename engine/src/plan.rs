@@ -11,6 +11,7 @@ use siamedge_format::{Layer, LayerKind};
 
 use super::dsp::conv_pool::ConvPool;
 use super::error::EngineError;
+use super::host::Placed;
 use super::kernels::conv2d::Conv2d;
 use super::kernels::dense::Dense;
 use super::kernels::depthwise::Depthwise;
@@ -123,6 +124,10 @@ pub struct Step<'m> {
     pub output: Side,
     /// Output bytes.
     pub output_len: usize,
-    /// Whether it runs its packed DSP kernel (feature `dsp` and enough scratch).
+    /// Whether it runs its packed DSP kernel ([`Kernels::Packed`](crate::Kernels) and enough
+    /// scratch).
     pub packed: bool,
+    /// Where its packed weights and table sit in the host region when it runs the host SIMD
+    /// kernels ([`Kernels::Simd`](crate::Kernels) and room in the arena).
+    pub host: Option<Placed>,
 }

@@ -443,3 +443,29 @@ pub fn narrow_conv_pool_model(seed: u64) -> ModelSpec {
     spec.layers = vec![conv, pool, dense];
     spec
 }
+
+/// [`conv_model`] with a Dense of 1 to 40 outputs at the end (the host kernels' tiles of 16
+/// channels: one, two, three, full and partial).
+pub fn wide_dense_model(seed: u64) -> ModelSpec {
+    let mut spec = conv_model(seed);
+    let mut rng = Rng::new(seed ^ 0xD1);
+    let Some(last) = spec.layers.pop() else {
+        return spec;
+    };
+    let dim = rng.range(1, 40) as usize;
+    let depth = last.input.elements() as usize;
+    let q_emb = Quant::new(spec.embedding.scale, 0);
+    let dense = weighted(
+        &mut rng,
+        LayerKind::Dense,
+        last.input,
+        last.input_quant,
+        q_emb,
+        dim,
+        depth,
+    )
+    .unwrap();
+    spec.layers.push(dense);
+    spec.embedding.dim = dim as u16;
+    spec
+}
