@@ -22,6 +22,9 @@ pub fn vector(values: &[i8], offset: i32, row: &mut [i16]) {
 /// `input` into `row` (`kernel_h * kernel_w * in_c` values in OHWI tap order, then zeros).
 #[inline(always)]
 pub fn im2col(g: &Geometry, input: &[i8], (oy, ox): (usize, usize), offset: i32, row: &mut [i16]) {
+    if interior(g, input, (oy, ox), offset, row) {
+        return;
+    }
     let c = g.in_c;
     let offset = offset as i16;
     let mut at = 0;
@@ -51,4 +54,60 @@ pub fn im2col(g: &Geometry, input: &[i8], (oy, ox): (usize, usize), offset: i32,
     if let Some(pad) = row.get_mut(at..) {
         pad.fill(0);
     }
+}
+
+/// [`im2col`] for a window wholly inside the input: every tap's `in_c` values copied from one
+/// row offset, no per-tap padding test. `false` (nothing written) for windows that touch the
+/// padding, or when `row` or `input` is short.
+#[inline(always)]
+fn interior(
+    g: &Geometry,
+    input: &[i8],
+    (oy, ox): (usize, usize),
+    offset: i32,
+    row: &mut [i16],
+) -> bool {
+    let (Some(y0), Some(x0)) = (
+        (oy * g.stride_h).checked_sub(g.pad_top),
+        (ox * g.stride_w).checked_sub(g.pad_left),
+    ) else {
+        return false;
+    };
+    let c = g.in_c;
+    let k = g.kernel_h * g.kernel_w * c;
+    let y1 = y0 + (g.kernel_h - 1) * g.dilation_h;
+    let x1 = x0 + (g.kernel_w - 1) * g.dilation_w;
+    if y1 >= g.in_h || x1 >= g.in_w || row.len() < k || input.len() < g.in_h * g.in_w * c {
+        return false;
+    }
+    let offset = offset as i16;
+    let (taps, pad) = row.split_at_mut(k);
+    if c == 1 && g.kernel_w == 3 && g.dilation_w == 1 {
+        // A grey image's first layer: three contiguous values per window row.
+        for (ky, d) in taps.chunks_exact_mut(3).enumerate() {
+            let from = (y0 + ky * g.dilation_h) * g.in_w + x0;
+            if let (Some(src), [d0, d1, d2]) = (input.get(from..from + 3), d) {
+                *d0 = i16::from(src[0]) + offset;
+                *d1 = i16::from(src[1]) + offset;
+                *d2 = i16::from(src[2]) + offset;
+            }
+        }
+        pad.fill(0);
+        return true;
+    }
+    let mut dst = taps.chunks_exact_mut(c);
+    for ky in 0..g.kernel_h {
+        let base = ((y0 + ky * g.dilation_h) * g.in_w + x0) * c;
+        for kx in 0..g.kernel_w {
+            let from = base + kx * g.dilation_w * c;
+            let (Some(d), Some(src)) = (dst.next(), input.get(from..from + c)) else {
+                return true;
+            };
+            for (d, &v) in d.iter_mut().zip(src) {
+                *d = i16::from(v) + offset;
+            }
+        }
+    }
+    pad.fill(0);
+    true
 }

@@ -336,8 +336,14 @@ pub fn conv2d(
         return false;
     }
     let offset = k.input_offset;
-    gemm(isa, ops, rows, output, |p, row| {
-        fill::im2col(&g, input, (p / g.out_w, p % g.out_w), offset, row)
+    // Rows come in order: the position steps along the output row by row.
+    let (mut oy, mut ox) = (0, 0);
+    gemm(isa, ops, rows, output, move |row| {
+        fill::im2col(&g, input, (oy, ox), offset, row);
+        ox += 1;
+        if ox == g.out_w {
+            (oy, ox) = (oy + 1, 0);
+        }
     })
 }
 
@@ -348,19 +354,19 @@ pub fn dense(isa: Isa, k: &Dense<'_>, ops: Operands<'_>, input: &[i8], output: &
         return false;
     }
     let offset = k.input_offset;
-    gemm(isa, ops, 1, output, |_, row| {
+    gemm(isa, ops, 1, output, |row| {
         fill::vector(&input[..k.depth], offset, row)
     })
 }
 
-/// `output[p][o]` for `rows` rows, row `p` of the panel filled by `fill(p, row)` (`2 * pairs`
-/// i16 values).
+/// `output[p][o]` for `rows` rows, the panel's rows filled by `fill(row)` (`2 * pairs` i16
+/// values), called once per row `p = 0, 1, ..` in order.
 fn gemm(
     isa: Isa,
     ops: Operands<'_>,
     rows: usize,
     output: &mut [i8],
-    fill: impl Fn(usize, &mut [i16]),
+    mut fill: impl FnMut(&mut [i16]),
 ) -> bool {
     if !isa.available() || !ops.fit() || output.len() < rows * ops.gemm.n {
         return false;
@@ -374,7 +380,7 @@ fn run(
     ops: Operands<'_>,
     rows: usize,
     output: &mut [i8],
-    fill: impl Fn(usize, &mut [i16]),
+    mut fill: impl FnMut(&mut [i16]),
 ) -> bool {
     // SAFETY: `isa` is available on this CPU (checked by `gemm`), and the operands and the
     // output have the sizes the kernels index (`Operands::fit`, `rows * n`).
@@ -395,7 +401,7 @@ fn run(
     ops: Operands<'_>,
     rows: usize,
     output: &mut [i8],
-    fill: impl Fn(usize, &mut [i16]),
+    mut fill: impl FnMut(&mut [i16]),
 ) -> bool {
     if isa != Isa::Neon {
         return false;
@@ -412,7 +418,7 @@ fn run(
     _ops: Operands<'_>,
     _rows: usize,
     _output: &mut [i8],
-    _fill: impl Fn(usize, &mut [i16]),
+    _fill: impl FnMut(&mut [i16]),
 ) -> bool {
     false
 }
@@ -433,7 +439,7 @@ macro_rules! driver {
             ops: $crate::host::Operands<'_>,
             rows: usize,
             output: &mut [i8],
-            fill: impl Fn(usize, &mut [i16]),
+            mut fill: impl FnMut(&mut [i16]),
         ) {
             let g = ops.gemm;
             let width = 2 * g.pairs;
@@ -442,8 +448,8 @@ macro_rules! driver {
             let mut p0 = 0;
             while p0 < rows {
                 let r = (rows - p0).min($rows);
-                for (i, row) in ops.panel.chunks_exact_mut(width).take(r).enumerate() {
-                    fill(p0 + i, row);
+                for row in ops.panel.chunks_exact_mut(width).take(r) {
+                    fill(row);
                 }
                 for t in 0..g.tiles {
                     let lanes = (g.n - t * $crate::host::TILE).min($crate::host::TILE);

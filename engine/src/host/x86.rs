@@ -15,7 +15,13 @@ use core::arch::x86_64::*;
 #[inline(always)]
 unsafe fn store16(out: *mut i8, v: [i8; 16], lanes: usize) {
     // SAFETY: the caller's contract; `v` holds 16 bytes and `lanes <= 16`.
-    unsafe { core::ptr::copy_nonoverlapping(v.as_ptr(), out, lanes.min(16)) }
+    unsafe {
+        if lanes >= 16 {
+            out.cast::<[i8; 16]>().write_unaligned(v);
+        } else {
+            core::ptr::copy_nonoverlapping(v.as_ptr(), out, lanes);
+        }
+    }
 }
 
 /// Scalar requantization of 16 accumulators (table order) into `out` (`lanes` of them).
