@@ -2,13 +2,23 @@
 //!
 //! What: input `image` f32 `(N, C, H, W)`, the normalized pixels `(p / 255 - mean) / std` of the
 //! model's input spec; output `embedding` f32 `(N, D)`, the dequantized int8 embedding
-//! (`embedding.scale * q`). Every activation between layers is an int8 `QuantizeLinear` /
-//! `DequantizeLinear` pair with the model's scale and zero point; every weight is an int8 initializer
-//! behind a per-axis `DequantizeLinear` (axis 0, the output channel, scales `weight_scale[ch]`); every
-//! bias an int32 initializer behind a per-axis `DequantizeLinear` with scales
-//! `input_scale * weight_scale[ch]`. A fused activation clamp `[min, max]` becomes `Relu` (when it is
-//! exactly ReLU) or `Clip` to `scale * (min - zp) ..= scale * (max - zp)` before the output
-//! `QuantizeLinear`, which is the same as clamping the int8 value.
+//! (`embedding.scale * q`). Every activation between layers is an 8-bit `QuantizeLinear` /
+//! `DequantizeLinear` pair with the model's scale and zero point; every weight is an 8-bit
+//! initializer behind a per-axis `DequantizeLinear` (axis 0, the output channel, scales
+//! `weight_scale[ch]`); every bias an int32 initializer behind a per-axis `DequantizeLinear` with
+//! scales `input_scale * weight_scale[ch]`. A fused activation clamp `[min, max]` becomes `Relu`
+//! (when it is exactly ReLU) or `Clip` to `scale * (min - zp) ..= scale * (max - zp)` before the
+//! output `QuantizeLinear`, which is the same as clamping the int8 value.
+//!
+//! The 8-bit tensors are **uint8 offset by 128**: an int8 value `q` with zero point `zp` is stored
+//! as `q + 128` with zero point `zp + 128` (weights: zero point 128), which dequantizes to the same
+//! real value, so the graph means exactly the int8 model. Why: onnxruntime's default graph
+//! optimizations fuse QDQ into `QLinearConv`, and on x86-64 without VNNI its u8 x s8 kernels add
+//! pairs of products in saturating 16-bit lanes (`vpmaddubsw`); with full-range int8 weights that
+//! moved the shipped face model's embeddings to cosine 0.58 of the f32 ones (EER 5.11 -> 6.44 %).
+//! Its u8 x u8 kernels widen to 16 bits before multiplying and do not saturate: the same model as
+//! uint8 gives the engine's numbers at default settings (`scripts/research/ort_x86.py`, run under
+//! `qemu-x86_64 -cpu Haswell` for an AVX2 machine without VNNI).
 //!
 //! Layouts: OHWI conv weights are written OIHW; depthwise `[1][kh][kw][C]` as `(C, 1, kh, kw)` with
 //! `group = C_in`; `Dense` reads the NHWC-flattened input, so its input is transposed to NHWC
@@ -16,8 +26,7 @@
 //! Reshape - Transpose`. Tensors stay 4-D NCHW between layers (`Dense` output `(N, D, 1, 1)`).
 //!
 //! When not: a runtime that ignores per-axis scales (tract 0.22's `DequantizeLinear` reads only the
-//! first scale) gives wrong embeddings from this file as it is; `siamedge_edge::onnx_fold` folds
-//! the constant weight and bias dequantizations first.
+//! first scale) gives wrong embeddings from this file as it is.
 
 use siamedge_format::{Activation, Layer, LayerKind, Model, Quant, Window};
 use tract_onnx::pb::ModelProto;
@@ -29,7 +38,7 @@ use super::ExportError;
 fn qparams(g: &mut GraphBuilder, q: Quant) -> (String, String) {
     (
         g.f32s("scale", &[], &[q.scale]),
-        g.i8s("zero_point", &[], &[q.zero_point]),
+        g.offset_u8s("zero_point", &[], &[q.zero_point]),
     )
 }
 
@@ -43,7 +52,7 @@ fn dequantize(g: &mut GraphBuilder, x: &str, q: Quant) -> String {
     g.node("DequantizeLinear", &[x, &s, &z], &[])
 }
 
-/// The float weight `DequantizeLinear(int8 w, scales, 0, axis=0)` and bias
+/// The float weight `DequantizeLinear(uint8 w + 128, scales, 128, axis=0)` and bias
 /// `DequantizeLinear(int32 b, input_scale * scales, 0, axis=0)` of `layer`; `w` already in ONNX
 /// layout with `dims`.
 fn weights_and_bias(
@@ -67,9 +76,9 @@ fn weights_and_bias(
             ),
         });
     }
-    let wq = g.i8s("w_q", dims, w);
+    let wq = g.offset_u8s("w_q", dims, w);
     let ws = g.f32s("w_scale", &[out_c], &scales);
-    let wz = g.i8s("w_zero_point", &[out_c], &vec![0; out_c]);
+    let wz = g.offset_u8s("w_zero_point", &[out_c], &vec![0; out_c]);
     let wf = g.node(
         "DequantizeLinear",
         &[&wq, &ws, &wz],

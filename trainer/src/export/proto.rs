@@ -103,13 +103,14 @@ impl GraphBuilder {
         name
     }
 
-    /// An int8 constant; returns its name.
-    pub fn i8s(&mut self, hint: &str, dims: &[usize], data: &[i8]) -> String {
+    /// A uint8 constant holding int8 values offset by 128 (`u = q + 128`: the same real values
+    /// once the zero point is offset too); returns its name.
+    pub fn offset_u8s(&mut self, hint: &str, dims: &[usize], data: &[i8]) -> String {
         debug_assert_eq!(dims.iter().product::<usize>(), data.len());
         let name = self.fresh(hint);
-        let raw = data.iter().map(|&v| v as u8).collect();
+        let raw = data.iter().map(|&v| (i16::from(v) + 128) as u8).collect();
         self.initializers
-            .push(tensor(&name, dims, DataType::Int8, raw));
+            .push(tensor(&name, dims, DataType::Uint8, raw));
         name
     }
 
