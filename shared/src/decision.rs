@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::FileKind;
 use crate::error::{Field, FormatError};
+use crate::kind::FileKind;
 use crate::metric::logistic_probability;
 
 /// Most operating points a model carries.

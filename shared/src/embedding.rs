@@ -11,8 +11,9 @@
 //! File payload (kind [`FileKind::Embedding`], see [`envelope`]):
 //! `model: [u8; 16]`, `scale: f32`, `values: bytes` (varint length `dim`, then `dim` i8).
 
-use crate::envelope::{self, FileKind};
+use crate::envelope;
 use crate::error::{Field, FormatError};
+use crate::kind::FileKind;
 use crate::le::{as_i8, as_u8};
 use crate::model_id::ModelId;
 use crate::wire::{check_range, check_scale, Payload, RawBytes, Reader, Sink};

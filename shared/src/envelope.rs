@@ -16,10 +16,9 @@
 //! Compatibility: a reader accepts versions `1..=` its own; any change of the bytes a writer
 //! produces is a new version. Golden tests pin the bytes of every kind.
 
-use core::fmt;
-
 use crate::crc::crc32;
 use crate::error::FormatError;
+use crate::kind::FileKind;
 use crate::wire::{Payload, SliceSink};
 
 /// Bytes before the payload: magic (4), version (2), payload length (4).
@@ -28,77 +27,6 @@ pub const HEADER_LEN: usize = 10;
 pub const CRC_LEN: usize = 4;
 /// Bytes an envelope adds to its payload.
 pub const OVERHEAD: usize = HEADER_LEN + CRC_LEN;
-
-/// The kinds of siamedge file. Each has its own magic and its own format version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FileKind {
-    /// An int8 encoder with its input, embedding, metric and decision specs ([`crate::Model`]).
-    Model,
-    /// One int8 embedding ([`crate::Embedding`]).
-    Embedding,
-    /// An enrolled subject: one to eight embeddings ([`crate::Template`]).
-    Template,
-    /// Many templates of one model (`Gallery`, needs the `alloc` feature).
-    Gallery,
-}
-
-impl FileKind {
-    /// Every kind, in magic order.
-    pub const ALL: [FileKind; 4] = [
-        FileKind::Model,
-        FileKind::Embedding,
-        FileKind::Template,
-        FileKind::Gallery,
-    ];
-
-    /// The four bytes a file of this kind starts with.
-    pub const fn magic(self) -> [u8; 4] {
-        match self {
-            FileKind::Model => *b"SGMD",
-            FileKind::Embedding => *b"SGEM",
-            FileKind::Template => *b"SGTP",
-            FileKind::Gallery => *b"SGGL",
-        }
-    }
-
-    /// The format version this crate writes, and the newest it reads.
-    pub const fn version(self) -> u16 {
-        match self {
-            FileKind::Model | FileKind::Embedding | FileKind::Template | FileKind::Gallery => 1,
-        }
-    }
-
-    /// The kind whose magic is `magic`, if any.
-    pub fn from_magic(magic: [u8; 4]) -> Option<FileKind> {
-        FileKind::ALL.into_iter().find(|k| k.magic() == magic)
-    }
-
-    /// Lowercase name: `"model"`, `"embedding"`, `"template"`, `"gallery"`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            FileKind::Model => "model",
-            FileKind::Embedding => "embedding",
-            FileKind::Template => "template",
-            FileKind::Gallery => "gallery",
-        }
-    }
-
-    /// What the indexed items of this kind are called in error messages.
-    pub(crate) const fn item_name(self) -> &'static str {
-        match self {
-            FileKind::Model => "layer",
-            FileKind::Embedding => "value",
-            FileKind::Template => "embedding",
-            FileKind::Gallery => "template",
-        }
-    }
-}
-
-impl fmt::Display for FileKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// A checked envelope: the file's kind and version, and its payload (borrowed from the input).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

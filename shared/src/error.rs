@@ -6,7 +6,7 @@
 
 use core::fmt;
 
-use crate::envelope::FileKind;
+use crate::kind::FileKind;
 use crate::model_id::ModelId;
 
 /// Where in a file a problem was found: the file kind, the item (a model's layer, a template's

@@ -12,8 +12,9 @@
 use alloc::vec::Vec;
 
 use crate::embedding::EmbeddingRef;
-use crate::envelope::{self, FileKind};
+use crate::envelope;
 use crate::error::{Field, FormatError};
+use crate::kind::FileKind;
 use crate::metric::Metric;
 use crate::model_id::ModelId;
 use crate::template::Template;

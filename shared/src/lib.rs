@@ -35,6 +35,7 @@ pub mod error;
 pub mod file;
 #[cfg(feature = "alloc")]
 pub mod gallery;
+pub mod kind;
 pub mod le;
 pub mod metric;
 pub mod model;
@@ -51,7 +52,7 @@ pub use decision::{Decision, DecisionSpec, OperatingPoint, MAX_OPERATING_POINTS}
 pub use embedding::EmbeddingF32;
 pub use embedding::{Embedding, EmbeddingRef, MAX_EMBEDDING_DIM};
 pub use enroll_policy::EnrollPolicy;
-pub use envelope::FileKind;
+pub use kind::FileKind;
 pub use error::{Field, FormatError};
 #[cfg(feature = "alloc")]
 pub use gallery::{Gallery, MAX_GALLERY_TEMPLATES};

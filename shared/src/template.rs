@@ -12,8 +12,9 @@
 //! (`1..=8`), then per embedding `scale: f32`, `values: bytes` (`dim` i8, the same `dim` for all).
 
 use crate::embedding::{check_embedding, EmbeddingRef};
-use crate::envelope::{self, FileKind, OVERHEAD};
+use crate::envelope::{self, OVERHEAD};
 use crate::error::{Field, FormatError};
+use crate::kind::FileKind;
 use crate::le::{as_i8, as_u8};
 use crate::metric::Metric;
 use crate::model_id::ModelId;

@@ -8,8 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::FileKind;
 use crate::error::{Field, FormatError};
+use crate::kind::FileKind;
 
 /// What postcard's deserialization error means for the field being read.
 fn de_reason(e: &postcard::Error) -> &'static str {

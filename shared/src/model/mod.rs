@@ -34,8 +34,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::decision::{Decision, DecisionSpec, OperatingPoint, MAX_OPERATING_POINTS};
 use crate::embedding::EmbeddingRef;
-use crate::envelope::{self, FileKind};
+use crate::envelope;
 use crate::error::FormatError;
+use crate::kind::FileKind;
 use crate::le::{LeF32Slice, LeI32Slice};
 use crate::metric::Metric;
 use crate::model_id::ModelId;
