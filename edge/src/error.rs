@@ -43,13 +43,13 @@ pub enum EdgeError {
         /// The decoder's error.
         source: image::ImageError,
     },
-    /// An image could not be resized to the model input.
+    /// An image could not be resized or quantized to the model input.
     #[error("image {path}: {source}")]
     Resize {
         /// The image file.
         path: PathBuf,
         /// Why the resize was refused.
-        source: siamedge_format::resize::ResizeError,
+        source: siamedge_format::preprocess::PreprocessError,
     },
     /// An ONNX file could not be parsed, folded, optimized or run by tract.
     #[error("ONNX model {path}: {reason}")]

@@ -1,17 +1,21 @@
 //! Images to encoder inputs, exactly as the trainer feeds them.
 //!
 //! What: decode a PNG, JPEG or PGM/PPM (the `image` crate), convert to grey (ITU-R 601 luma, the
-//! `image` crate's `to_luma8`), area-average it to the model's `width x height` with
-//! `siamedge_format::resize::resize_area` (the very function the trainer's data pipeline uses), and
-//! normalize each pixel as the model file's input spec says: `x = (p / 255 - mean) / std`.
-//! Output: `height * width` f32 values, row-major, for a `(1, 1, H, W)` NCHW input.
+//! `image` crate's `to_luma8`), then area-average it to the model's `width x height` with the
+//! shared preprocessing contract (`siamedge_format::preprocess`, the very functions the trainer's
+//! data pipeline and the firmware use):
+//! - [`to_int8`]: the int8 model input (`height * width` values, row-major HWC), the exact area
+//!   means quantized once with the model file's input spec. This is the input of int8 models;
+//!   the trainer and the firmware make the same tensor of the same image.
+//! - [`to_input`]: the normalized f32 input of float encoders, `x = (p / 255 - mean) / std` of
+//!   each area mean, `height * width` values for a `(1, 1, H, W)` NCHW input.
 //!
 //! When not: for colour models (`channels > 1`), which are refused with
 //! [`EdgeError::Unsupported`](crate::EdgeError::Unsupported).
 
 use std::path::Path;
 
-use siamedge_format::resize::resize_area;
+use siamedge_format::preprocess::{resize_area, resize_area_quantized, ImageRef};
 use siamedge_format::InputSpec;
 
 use crate::error::EdgeError;
@@ -46,9 +50,8 @@ pub fn load_gray(path: &Path) -> Result<GrayImage, EdgeError> {
     })
 }
 
-/// The normalized `(1, 1, H, W)` input for `img` under `spec` (see the module docs). `path` only
-/// names the image in errors.
-pub fn to_input(img: &GrayImage, spec: &InputSpec, path: &Path) -> Result<Vec<f32>, EdgeError> {
+/// [`EdgeError::Unsupported`] unless `spec` is a grey (one-channel) input.
+fn check_grey(spec: &InputSpec, path: &Path) -> Result<(), EdgeError> {
     if spec.channels != 1 {
         return Err(EdgeError::Unsupported {
             path: path.to_path_buf(),
@@ -58,6 +61,29 @@ pub fn to_input(img: &GrayImage, spec: &InputSpec, path: &Path) -> Result<Vec<f3
             ),
         });
     }
+    Ok(())
+}
+
+/// The int8 model input for `img` under `spec`: `spec.height * spec.width` values, row-major,
+/// each the exact area mean of the pixels it covers quantized with [`InputSpec::quantize`]
+/// (`siamedge_format::preprocess::resize_area_quantized` over the whole image). `path` only
+/// names the image in errors.
+pub fn to_int8(img: &GrayImage, spec: &InputSpec, path: &Path) -> Result<Vec<i8>, EdgeError> {
+    check_grey(spec, path)?;
+    let resize_error = |source| EdgeError::Resize {
+        path: path.to_path_buf(),
+        source,
+    };
+    let image = ImageRef::grey(img.width, img.height, &img.pixels).map_err(resize_error)?;
+    let mut out = vec![0i8; usize::from(spec.width) * usize::from(spec.height)];
+    resize_area_quantized(&image, image.full(), spec, &mut out).map_err(resize_error)?;
+    Ok(out)
+}
+
+/// The normalized `(1, 1, H, W)` f32 input for `img` under `spec` (see the module docs), for
+/// float encoders. `path` only names the image in errors.
+pub fn to_input(img: &GrayImage, spec: &InputSpec, path: &Path) -> Result<Vec<f32>, EdgeError> {
+    check_grey(spec, path)?;
     let (w, h) = (usize::from(spec.width), usize::from(spec.height));
     let resized = resize_area(&img.pixels, img.width, img.height, w, h).map_err(|source| {
         EdgeError::Resize {
@@ -102,6 +128,21 @@ mod tests {
     }
 
     #[test]
+    fn int8_is_the_exact_mean_quantized_once() {
+        // Means 127.5 and 25, quantized with scale 1/255 and zero point -128 (25 -> -103).
+        let img = GrayImage {
+            width: 4,
+            height: 2,
+            pixels: vec![0, 255, 10, 20, 255, 0, 30, 40],
+        };
+        let s = spec(2, 1, 0.0, 1.0);
+        let q = to_int8(&img, &s, Path::new("t.png")).unwrap();
+        assert_eq!(q, vec![s.quantize(0, 127.5).unwrap(), -103]);
+        let e = to_int8(&img, &spec(0, 1, 0.0, 1.0), Path::new("z.png")).unwrap_err();
+        assert!(matches!(e, EdgeError::Resize { .. }) && e.to_string().contains("z.png"));
+    }
+
+    #[test]
     fn colour_models_and_bad_files_are_typed_errors() {
         let img = GrayImage {
             width: 1,
@@ -112,6 +153,8 @@ mod tests {
         s.channels = 3;
         let e = to_input(&img, &s, Path::new("rgb.png")).unwrap_err();
         assert!(e.to_string().contains("rgb.png"), "{e}");
+        let e = to_int8(&img, &s, Path::new("rgb.png")).unwrap_err();
+        assert!(matches!(e, EdgeError::Unsupported { .. }), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("junk.png");
         std::fs::write(&p, b"not an image").unwrap();

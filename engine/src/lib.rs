@@ -77,7 +77,8 @@ pub mod plan;
 pub use arena::Arena;
 pub use error::EngineError;
 
-use siamedge_format::{InputSpec, Model, MAX_INPUT_CHANNELS, MAX_LAYERS};
+use siamedge_format::preprocess::PreprocessError;
+use siamedge_format::{Field, FileKind, FormatError, InputSpec, Model, MAX_LAYERS};
 
 use self::host::{Gemm, Isa, Placed};
 use self::plan::{Op, Side, Step};
@@ -622,8 +623,11 @@ fn eval_host(
 
 /// Quantizes an image to the model input: `pixels` is `height x width x channels` u8 (HWC, grey
 /// when `channels` is 1), `out` the `height * width * channels` int8 input tensor; each value is
-/// [`InputSpec::quantize_pixel`] of its pixel, through a 256-entry table per channel.
-/// [`EngineError::InputLength`] when either length is not the input's element count.
+/// [`InputSpec::quantize_pixel`] of its pixel (the preprocessing contract's
+/// `siamedge_format::preprocess::quantize_image`, through a 256-entry table per channel).
+/// [`EngineError::InputLength`] when either length is not the input's element count;
+/// [`EngineError::Model`] when the spec's `mean` or `std` list does not have `channels` entries
+/// (a decoded model's never lacks them).
 pub fn quantize_image(input: &InputSpec, pixels: &[u8], out: &mut [i8]) -> Result<(), EngineError> {
     let expected = input.shape().elements() as usize;
     for found in [pixels.len(), out.len()] {
@@ -631,22 +635,22 @@ pub fn quantize_image(input: &InputSpec, pixels: &[u8], out: &mut [i8]) -> Resul
             return Err(EngineError::InputLength { expected, found });
         }
     }
-    let channels = usize::from(input.channels).min(MAX_INPUT_CHANNELS);
-    let mut table = [[0i8; 256]; MAX_INPUT_CHANNELS];
-    for (ch, t) in table.iter_mut().enumerate().take(channels) {
-        for (p, v) in t.iter_mut().enumerate() {
-            *v = input.quantize_pixel(ch, p as u8).unwrap_or(0);
-        }
-    }
-    for (px, o) in pixels
-        .chunks_exact(channels)
-        .zip(out.chunks_exact_mut(channels))
-    {
-        for ((&p, o), t) in px.iter().zip(o.iter_mut()).zip(&table) {
-            *o = t[usize::from(p)];
-        }
-    }
-    Ok(())
+    siamedge_format::preprocess::quantize_image(input, pixels, out).map_err(|e| match e {
+        PreprocessError::BufferSize {
+            expected, found, ..
+        } => EngineError::InputLength { expected, found },
+        PreprocessError::Channels {
+            expected, found, ..
+        } => EngineError::Model(FormatError::Mismatch {
+            at: Field::new(FileKind::Model, "input.channels"),
+            expected: expected as u64,
+            found: found as u64,
+        }),
+        _ => EngineError::Model(FormatError::Malformed {
+            at: Field::new(FileKind::Model, "input"),
+            reason: "the input spec does not fit the preprocessing contract",
+        }),
+    })
 }
 
 /// The host integer reference executor: runs `model` on `input` (NHWC int8, the model input's

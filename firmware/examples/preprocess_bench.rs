@@ -8,10 +8,11 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use siamedge_firmware::preprocess::{
-    rasterize, resize_area, resize_bilinear, Gray, GrayMut, RasterConfig, Roi, StrokePoint,
+    rasterize, resize_area_i8, resize_bilinear, resize_bilinear_i8, Gray, GrayMut, InputLut,
+    RasterConfig, Roi, StrokePoint,
 };
 use siamedge_firmware::{enroll, EnrollPolicy};
-use siamedge_format::{EmbeddingRef, ModelId};
+use siamedge_format::{EmbeddingRef, InputSpec, ModelId, Quant};
 
 /// Median microseconds per call of `f` over 7 batches of `n` calls.
 fn time(n: u32, mut f: impl FnMut()) -> f64 {
@@ -33,15 +34,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let src = Gray::new(160, 120, &frame)?;
     let roi = Roi::centered(160, 120, 46, 56)?;
     let mut out = vec![0u8; 46 * 56];
+    // A grey 46x56 input normalized to [-1, 1] and quantized with scale 1/127.
+    let spec = InputSpec {
+        width: 46,
+        height: 56,
+        channels: 1,
+        mean: heapless::Vec::from_slice(&[0.5]).map_err(|()| "mean")?,
+        std: heapless::Vec::from_slice(&[0.5]).map_err(|()| "std")?,
+        quant: Quant::new(1.0 / 127.0, 0),
+    };
+    let lut = InputLut::new(&spec)?;
+    let mut input = vec![0i8; 46 * 56];
 
     let bilinear = time(2000, || {
         let mut dst = GrayMut::new(46, 56, &mut out).unwrap_or_else(|e| panic!("{e}"));
         let r = resize_bilinear(black_box(&src), roi, &mut dst);
         black_box(r).unwrap_or_else(|e| panic!("{e}"));
     });
+    let bilinear_i8 = time(2000, || {
+        let r = resize_bilinear_i8(black_box(&src), roi, 46, 56, &lut, &mut input);
+        black_box(r).unwrap_or_else(|e| panic!("{e}"));
+    });
     let area = time(2000, || {
-        let mut dst = GrayMut::new(46, 56, &mut out).unwrap_or_else(|e| panic!("{e}"));
-        let r = resize_area(black_box(&src), roi, &mut dst);
+        let r = resize_area_i8(black_box(&src), roi, &spec, &mut input);
         black_box(r).unwrap_or_else(|e| panic!("{e}"));
     });
 
@@ -54,8 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         black_box(r).unwrap_or_else(|e| panic!("{e}"));
     });
     let area_vga = time(500, || {
-        let mut dst = GrayMut::new(46, 56, &mut out).unwrap_or_else(|e| panic!("{e}"));
-        let r = resize_area(black_box(&big), big_roi, &mut dst);
+        let r = resize_area_i8(black_box(&big), big_roi, &spec, &mut input);
         black_box(r).unwrap_or_else(|e| panic!("{e}"));
     });
 
@@ -104,9 +118,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| operation | size | us/call (host) |");
     println!("|---|---|---|");
     println!("| resize_bilinear | 160x120 (98x120 ROI) -> 46x56 | {bilinear:.2} |");
-    println!("| resize_area | 160x120 (98x120 ROI) -> 46x56 | {area:.2} |");
+    println!("| resize_bilinear_i8 | 160x120 (98x120 ROI) -> 46x56 int8 | {bilinear_i8:.2} |");
+    println!("| resize_area_i8 | 160x120 (98x120 ROI) -> 46x56 int8 | {area:.2} |");
     println!("| resize_bilinear | 640x480 (394x480 ROI) -> 46x56 | {bilinear_vga:.2} |");
-    println!("| resize_area | 640x480 (394x480 ROI) -> 46x56 | {area_vga:.2} |");
+    println!("| resize_area_i8 | 640x480 (394x480 ROI) -> 46x56 int8 | {area_vga:.2} |");
     println!("| rasterize | 200 samples, 4 strokes -> 64x64, pen 2 | {raster:.2} |");
     println!("| enroll Mean, L2-normalized | 5 x 128-d | {mean:.2} |");
     Ok(())

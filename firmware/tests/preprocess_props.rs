@@ -2,11 +2,28 @@
 
 use proptest::prelude::*;
 use siamedge_firmware::preprocess::{
-    rasterize, resize_area, resize_bilinear, Gray, GrayMut, PreprocessError, RasterConfig, Roi,
+    rasterize, resize_area_i8, resize_bilinear, Gray, GrayMut, PreprocessError, RasterConfig, Roi,
     StrokePoint,
 };
 use siamedge_firmware::{enroll, EnrollPolicy};
-use siamedge_format::{EmbeddingRef, ModelId};
+use siamedge_format::{EmbeddingRef, InputSpec, ModelId, Quant};
+
+/// A grey input spec of `w x h` with the given normalization and quantization.
+fn grey_spec(w: u16, h: u16, (mean, std, scale, zero_point): (f32, f32, f32, i8)) -> InputSpec {
+    InputSpec {
+        width: w,
+        height: h,
+        channels: 1,
+        mean: heapless::Vec::from_slice(&[mean]).unwrap_or_default(),
+        std: heapless::Vec::from_slice(&[std]).unwrap_or_default(),
+        quant: Quant::new(scale, zero_point),
+    }
+}
+
+/// Normalization and quantization parameters of a grey spec.
+fn spec_params() -> impl Strategy<Value = (f32, f32, f32, i8)> {
+    (-0.5f32..1.5, 0.05f32..2.0, 0.002f32..0.1, any::<i8>())
+}
 
 /// A frame with its size, and a region inside it.
 fn frame_and_roi() -> impl Strategy<Value = (u16, u16, Vec<u8>, Roi)> {
@@ -67,9 +84,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     /// Any frame, region and destination size: no panic, and every output within the region's
-    /// range (bilinear and area both average, never overshoot).
+    /// range (bilinear and area both average, never overshoot; the quantization is monotone, so
+    /// the int8 area values lie between those of the region's darkest and brightest pixels).
     #[test]
-    fn resizes_stay_in_range((w, h, px, roi) in frame_and_roi(), dw in 1u16..50, dh in 1u16..50) {
+    fn resizes_stay_in_range(
+        (w, h, px, roi) in frame_and_roi(), dw in 1u16..50, dh in 1u16..50, params in spec_params(),
+    ) {
         let src = Gray::new(w, h, &px).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let mut region = vec![];
         for y in roi.y..roi.y + roi.height {
@@ -83,19 +103,24 @@ proptest! {
         let mut dst = GrayMut::new(dw, dh, &mut out).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(resize_bilinear(&src, roi, &mut dst), Ok(()));
         prop_assert!(out.iter().all(|v| (lo..=hi).contains(v)));
-        let mut dst = GrayMut::new(dw, dh, &mut out).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(resize_area(&src, roi, &mut dst), Ok(()));
-        prop_assert!(out.iter().all(|v| (lo..=hi).contains(v)));
+        let spec = grey_spec(dw, dh, params);
+        let mut q = vec![0i8; out.len()];
+        prop_assert_eq!(resize_area_i8(&src, roi, &spec, &mut q), Ok(()));
+        let (qlo, qhi) = (spec.quantize_pixel(0, lo), spec.quantize_pixel(0, hi));
+        prop_assert!(q.iter().all(|v| (qlo..=qhi).contains(&Some(*v))));
     }
 
-    /// Area averaging is within half a grey level of the exact covered-area mean (computed here
-    /// in f64 from real-valued overlaps, independently of the integer weights).
+    /// The area path quantizes the exact covered-area mean, computed here in f64 from
+    /// real-valued overlaps (independently of the integer weights): each int8 value lies between
+    /// the quantized values of that mean minus and plus 1e-3 of a grey level.
     #[test]
-    fn area_is_the_rounded_exact_mean((w, h, px, roi) in frame_and_roi(), dw in 1u16..30, dh in 1u16..30) {
+    fn area_quantizes_the_exact_mean(
+        (w, h, px, roi) in frame_and_roi(), dw in 1u16..30, dh in 1u16..30, params in spec_params(),
+    ) {
         let src = Gray::new(w, h, &px).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let mut out = vec![0u8; usize::from(dw) * usize::from(dh)];
-        let mut dst = GrayMut::new(dw, dh, &mut out).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(resize_area(&src, roi, &mut dst), Ok(()));
+        let spec = grey_spec(dw, dh, params);
+        let mut out = vec![0i8; usize::from(dw) * usize::from(dh)];
+        prop_assert_eq!(resize_area_i8(&src, roi, &spec, &mut out), Ok(()));
         let (rw, rh) = (f64::from(roi.width), f64::from(roi.height));
         let overlap = |o: u16, d: u16, s: f64, i: u16| {
             let (a, b) = (f64::from(o) * s / f64::from(d), f64::from(o + 1) * s / f64::from(d));
@@ -111,8 +136,10 @@ proptest! {
                     }
                 }
                 let mean = sum * f64::from(dw) * f64::from(dh) / (rw * rh);
-                let got = f64::from(out[usize::from(oy) * usize::from(dw) + usize::from(ox)]);
-                prop_assert!((got - mean).abs() <= 0.5 + 1e-9, "({}, {}): {} vs {}", ox, oy, got, mean);
+                let got = Some(out[usize::from(oy) * usize::from(dw) + usize::from(ox)]);
+                let lo = spec.quantize(0, (mean - 1e-3) as f32);
+                let hi = spec.quantize(0, (mean + 1e-3) as f32);
+                prop_assert!(lo <= got && got <= hi, "({}, {}): {:?} for mean {}", ox, oy, got, mean);
             }
         }
     }

@@ -5,15 +5,17 @@
 //!   enrolled [`Template`]s and, with `alloc`, `Gallery`s of templates.
 //! - Comparing: [`metric`] (distances over f32 and exact integer sums over int8, the match
 //!   probability) and [`decision`] (thresholds at chosen false-accept rates).
-//! - Test fixtures: [`vectors`], the `SGTV` files of inputs, embeddings and decisions a board
-//!   checks itself against.
 //! - Building, on hosts (`alloc`): `ModelSpec` writes model files; [`quantize_multiplier`] is
 //!   TFLite's fixed-point requantization.
+//! - Test fixtures: [`vectors`], the `SGTV` files of inputs, embeddings and decisions a board
+//!   checks itself against.
+//! - Feeding a model: [`preprocess`], the one area resize and input quantization that the
+//!   trainer, the edge runtime and the firmware share.
 //!
 //! Everything works without an allocator (`--no-default-features`), except `Gallery`,
-//! `ModelSpec`, `EmbeddingF32` and the `to_bytes` encoders. Decoders take untrusted bytes: they
-//! return a [`FormatError`] naming the file kind, the field and the values, and never panic (a
-//! fuzz target per decoder checks it). The wire layouts and the compatibility rule are in the
+//! `ModelSpec`, `EmbeddingF32`, `preprocess::resize_area` and the `to_bytes` encoders. Decoders
+//! take untrusted bytes: they return a [`FormatError`] naming the file kind, the field and the
+//! values, and never panic (a fuzz target per decoder checks it). The wire layouts and the compatibility rule are in the
 //! crate README.
 //!
 //! Features: `alloc`; `std` (implies `alloc`, adds `std::error::Error` and the atomic file
@@ -40,9 +42,8 @@ pub mod le;
 pub mod metric;
 pub mod model;
 pub mod model_id;
+pub mod preprocess;
 pub mod quantize;
-#[cfg(feature = "alloc")]
-pub mod resize;
 pub mod template;
 pub mod vectors;
 mod wire;
@@ -52,10 +53,10 @@ pub use decision::{Decision, DecisionSpec, OperatingPoint, MAX_OPERATING_POINTS}
 pub use embedding::EmbeddingF32;
 pub use embedding::{Embedding, EmbeddingRef, MAX_EMBEDDING_DIM};
 pub use enroll_policy::EnrollPolicy;
-pub use kind::FileKind;
 pub use error::{Field, FormatError};
 #[cfg(feature = "alloc")]
 pub use gallery::{Gallery, MAX_GALLERY_TEMPLATES};
+pub use kind::FileKind;
 pub use le::{LeF32Slice, LeI32Slice};
 pub use metric::Metric;
 pub use model::{

@@ -40,7 +40,8 @@ pub enum PreprocessError {
         /// The frame's height.
         frame_height: u16,
     },
-    /// [`InputLut`](super::InputLut) needs a one-channel (grey) model input.
+    /// The device's grey paths ([`InputLut`](super::InputLut),
+    /// [`resize_area_i8`](super::resize_area_i8)) need a one-channel model input.
     Channels {
         /// Channels of the model input.
         found: u8,
@@ -58,6 +59,15 @@ pub enum PreprocessError {
     ZeroPenWidth,
     /// A trace without a single pen-down point: nothing to draw.
     EmptyTrace,
+    /// The shared preprocessing contract refused the sizes or the input spec (e.g. a spec whose
+    /// `mean` or `std` list does not have `channels` entries).
+    Contract(siamedge_format::preprocess::PreprocessError),
+}
+
+impl From<siamedge_format::preprocess::PreprocessError> for PreprocessError {
+    fn from(e: siamedge_format::preprocess::PreprocessError) -> Self {
+        Self::Contract(e)
+    }
 }
 
 impl fmt::Display for PreprocessError {
@@ -82,6 +92,7 @@ impl fmt::Display for PreprocessError {
             ),
             Self::ZeroPenWidth => write!(f, "the pen width must be >= 1 pixel"),
             Self::EmptyTrace => write!(f, "the trace has no pen-down point to draw"),
+            Self::Contract(e) => write!(f, "preprocessing: {e}"),
         }
     }
 }

@@ -203,6 +203,17 @@ impl Roi {
     }
 }
 
+impl From<Roi> for siamedge_format::preprocess::Roi {
+    fn from(r: Roi) -> Self {
+        Self {
+            x: usize::from(r.x),
+            y: usize::from(r.y),
+            width: usize::from(r.width),
+            height: usize::from(r.height),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,14 @@
-//! u8 pixel to int8 model input in one table lookup.
+//! u8 pixel to int8 model input in one table lookup (the grey channel of the contract's
+//! [`InputTable`]).
 
+use siamedge_format::preprocess::InputTable;
 use siamedge_format::InputSpec;
 
 use super::error::PreprocessError;
 
 /// The 256-entry table of [`InputSpec::quantize_pixel`] for a grey (one-channel) model input:
-/// normalization and quantization of every possible pixel value, computed once (256 float
-/// evaluations at construction, none per frame).
+/// normalization and quantization of every possible pixel value, computed once by the contract's
+/// [`InputTable`] (256 float evaluations at construction, none per frame).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputLut {
     table: [i8; 256],
@@ -20,13 +22,11 @@ impl InputLut {
                 found: spec.channels,
             });
         }
-        let mut table = [0i8; 256];
-        for (p, t) in (0..=255u8).zip(table.iter_mut()) {
-            *t = spec.quantize_pixel(0, p).ok_or(PreprocessError::Channels {
-                found: spec.channels,
-            })?;
-        }
-        Ok(Self { table })
+        let table = InputTable::new(spec)?;
+        let grey = table.channel(0).ok_or(PreprocessError::Channels {
+            found: spec.channels,
+        })?;
+        Ok(Self { table: *grey })
     }
 
     /// The int8 input value of pixel value `p`.

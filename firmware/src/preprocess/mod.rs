@@ -1,12 +1,12 @@
 //! Preprocessing on the device: a camera frame or a signature-pad trace becomes the model input.
 //!
 //! - Camera frames ([`Gray`], u8, row-major): crop a region of interest ([`Roi`], centered or
-//!   given) and resize it with integer bilinear interpolation ([`resize_bilinear`], Q11 weights)
-//!   or exact area averaging ([`resize_area`], the geometry of the host pipeline's
-//!   `siamedge_format::resize::resize_area`, rounded to u8). Use area averaging when the model
-//!   was trained on area-resized images (the trainer's pipeline is), bilinear for speed. The
-//!   result is u8 pixels; the engine turns them into the int8 input, or [`InputLut`] does it here
-//!   in one table lookup per pixel ([`resize_bilinear_i8`] fuses both).
+//!   given) and resize it into the model's int8 input, either by exact area averaging
+//!   ([`resize_area_i8`], the shared contract of `siamedge_format::preprocess`: the same int8
+//!   tensor the trainer and the edge runtime make of the same frame) or by integer bilinear
+//!   interpolation ([`resize_bilinear`] to u8, Q11 weights; [`resize_bilinear_i8`] fused with
+//!   the [`InputLut`] table of the contract's quantization). Use area averaging when the model
+//!   was trained on area-resized images (the trainer's pipeline is), bilinear for speed.
 //! - Signature traces ([`StrokeList`] of [`StrokePoint`]s with pen up/down): [`rasterize`]
 //!   normalizes position and scale (bounding box, aspect kept, centered with a margin) and draws
 //!   the strokes with Bresenham lines and a round pen into a u8 image (white background 255, ink
@@ -23,7 +23,7 @@ mod lut;
 mod raster;
 mod stroke;
 
-pub use area::resize_area;
+pub use area::resize_area_i8;
 pub use bilinear::{resize_bilinear, resize_bilinear_i8, FRAC_BITS};
 pub use error::PreprocessError;
 pub use image::{Gray, GrayMut, Roi};

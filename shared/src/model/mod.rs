@@ -68,9 +68,10 @@ pub enum Task {
 
 /// The input image the model expects and how pixels become int8.
 ///
-/// Pixel `p` (u8) of channel `ch` is normalized as `x = (p / 255 - mean[ch]) / std[ch]` and
-/// quantized as `q = round(x / quant.scale) + quant.zero_point`, clamped to `-128..=127`
-/// ([`InputSpec::quantize_pixel`]). The image is NHWC, `height x width x channels`.
+/// Level `p` (`0..=255`) of channel `ch` is normalized as `x = (p / 255 - mean[ch]) / std[ch]`
+/// and quantized as `q = round(x / quant.scale) + quant.zero_point`, clamped to `-128..=127`:
+/// [`InputSpec::quantize`], the rule of [`crate::preprocess`]. The image is NHWC,
+/// `height x width x channels`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputSpec {
     /// Columns, `1..=MAX_DIM`.
@@ -91,15 +92,6 @@ impl InputSpec {
     /// The input tensor's shape, `(height, width, channels)`.
     pub fn shape(&self) -> Shape {
         Shape::new(self.height, self.width, u16::from(self.channels))
-    }
-
-    /// The int8 input value of pixel value `pixel` in channel `channel`; `None` past the last
-    /// channel.
-    pub fn quantize_pixel(&self, channel: usize, pixel: u8) -> Option<i8> {
-        let (mean, std) = (*self.mean.get(channel)?, *self.std.get(channel)?);
-        let x = (f32::from(pixel) / 255.0 - mean) / std;
-        let q = libm::roundf(x / self.quant.scale) + f32::from(self.quant.zero_point);
-        Some(q.clamp(-128.0, 127.0) as i8)
     }
 }
 

@@ -18,7 +18,7 @@ use nalgebra::DMatrix;
 
 use super::{BaselineError, Embedder, Method};
 use crate::data::orl::{OrlError, HEIGHT as ORL_HEIGHT, WIDTH as ORL_WIDTH};
-use crate::data::resize::ResizeError;
+use crate::data::resize::PreprocessError;
 use crate::data::{resize_area, Mnist, OrlFaces};
 use crate::eval::pairs::{all_pairs, sample_pairs, Pairs};
 use crate::eval::report::{
@@ -67,7 +67,7 @@ pub enum ProtocolError {
         /// Image index.
         index: usize,
         /// Why.
-        source: ResizeError,
+        source: PreprocessError,
     },
     /// The data does not have the shape the protocol needs.
     #[error("{0}")]

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::resize::{resize_area, ResizeError};
+use super::resize::{resize_area, PreprocessError};
 use crate::sampler::{ImageShape, LabelledSet, SamplerError};
 
 /// File extensions read (lower case); everything else is skipped.
@@ -50,7 +50,7 @@ pub enum FolderError {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: ResizeError,
+        source: PreprocessError,
     },
     /// The folder holds too few identities (sub-folders with at least one image).
     #[error("{path}: {found} identities with images, need at least {need}")]

@@ -3,33 +3,30 @@
 //! measure exactly what the device will compute.
 //!
 //! Images come as the trainer holds them (`p / 255`, possibly fractional after area resizing) and
-//! are quantized with the model's [`InputSpec`]: `round(((x - mean) / std) / scale) + zp`, which for
-//! `x = p / 255` is [`InputSpec::quantize_pixel`]'s value.
+//! are quantized with the model's [`InputSpec`] by the preprocessing contract
+//! ([`InputSpec::quantize_unit`]: `round(((x - mean) / std) / scale) + zp`), the rule the edge
+//! runtime and the firmware apply to the same images.
 
 use siamedge_engine::{needed_arena_bytes, Engine};
+use siamedge_format::preprocess::{quantize_unit_image, PreprocessError};
 use siamedge_format::{InputSpec, Model};
 
 use super::fold::nhwc_image;
 use super::QuantError;
 use crate::sampler::LabelledSet;
 
-/// Quantizes one NHWC image of `p / 255` values with `spec` into `out` (same length).
+/// Quantizes one NHWC image of `p / 255` values with `spec` into `out` (same length): the
+/// contract's [`quantize_unit_image`], whose values are [`InputSpec::quantize_unit`]'s.
 pub fn quantize_input(spec: &InputSpec, image: &[f32], out: &mut [i8]) -> Result<(), QuantError> {
-    let c = usize::from(spec.channels);
-    let expected = usize::from(spec.height) * usize::from(spec.width) * c;
-    if image.len() != expected || out.len() != expected {
-        return Err(QuantError::ImageSize {
-            expected,
-            found: image.len(),
-        });
-    }
-    for (i, (x, o)) in image.iter().zip(out.iter_mut()).enumerate() {
-        let ch = i % c;
-        let v = (x - spec.mean[ch]) / spec.std[ch];
-        let q = (v / spec.quant.scale).round() + f32::from(spec.quant.zero_point);
-        *o = q.clamp(-128.0, 127.0) as i8;
-    }
-    Ok(())
+    quantize_unit_image(spec, image, out).map_err(|e| match e {
+        PreprocessError::BufferSize {
+            expected, found, ..
+        } => QuantError::ImageSize { expected, found },
+        other => QuantError::Config {
+            field: "input",
+            reason: other.to_string(),
+        },
+    })
 }
 
 /// Runs a decoded model on many images with one arena.

@@ -1,0 +1,464 @@
+//! Area-averaging resize with exact integer weights (OpenCV's `INTER_AREA` when shrinking).
+//!
+//! Output pixel `(dx, dy)` of a `dw x dh` output covers the region rectangle
+//! `[dx * rw / dw, (dx + 1) * rw / dw) x [dy * rh / dh, (dy + 1) * rh / dh)` of an `rw x rh`
+//! region of interest; every region pixel counts with its overlap with that rectangle. Measured
+//! in `1/dw` (columns) and `1/dh` (rows) of a pixel the overlaps are integers `wx`, `wy` that sum
+//! to `rw` and `rh` per output pixel, so each output value is the exact fraction
+//! [`AreaMean`] `= Σ wy wx p / (rw * rh)`, per channel. An integer factor such as 112x92 ->
+//! 56x46 gives the exact mean of each 2x2 block. The fraction becomes a number exactly once:
+//! [`AreaMean::value`] (f32, what the trainer trains on) or, fused, the model input's int8
+//! ([`resize_area_quantized`]: the same f32 through [`InputSpec::quantize`], no u8 in between).
+//!
+//! When enlarging, this is still the covered-area mean (each output pixel takes the one or two
+//! input pixels under it); OpenCV switches to bilinear weights there.
+//!
+//! Cost: every region pixel is read once for each output pixel that overlaps it (once for
+//! integer factors, at most twice per axis otherwise), so the work grows with the region and
+//! nothing aliases. The fused int8 path adds one f64 division and the f32 quantization per output
+//! value (software f64 on a Cortex-M4: roughly a few hundred cycles per value).
+
+use super::error::PreprocessError;
+use super::image::{ImageRef, Roi};
+use super::quantize::Normalizer;
+use crate::model::{InputSpec, MAX_INPUT_CHANNELS};
+
+/// Longest region or output side: with sides up to `2^20` the scaled coordinates stay below
+/// `2^41` and the numerators below `2^48`, so every weight and sum is an exact u64.
+pub const MAX_SIDE: usize = 1 << 20;
+
+/// The exact mean of one output value: `num / den`, with `den = rw * rh` (the region's area in
+/// pixels) and `num` the overlap-weighted pixel sum, `0 <= num <= 255 * den`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AreaMean {
+    /// Weighted sum of the covered pixel levels.
+    pub num: u64,
+    /// The region's area, `rw * rh`.
+    pub den: u64,
+}
+
+impl AreaMean {
+    /// The mean as f32 in `0.0..=255.0`: `(num as f64 / den as f64) as f32`, the one conversion
+    /// every pipeline uses (one rounding of the exact fraction to f64, then to f32).
+    pub fn value(self) -> f32 {
+        (self.num as f64 / self.den as f64) as f32
+    }
+}
+
+/// The overlap taps of one output index along one axis: source indices `first..last` and the
+/// weight of index `i`, in units of `1/d` source pixel.
+#[derive(Clone, Copy)]
+struct Cover {
+    start: u64,
+    end: u64,
+    d: u64,
+    first: usize,
+    last: usize,
+}
+
+impl Cover {
+    /// Output index `o` of `d` over `s` region pixels (`o < d <= MAX_SIDE`, `s <= MAX_SIDE`).
+    fn new(o: usize, d: usize, s: usize) -> Self {
+        let (o, d, s) = (o as u64, d as u64, s as u64);
+        let (start, end) = (o * s, (o + 1) * s);
+        Self {
+            start,
+            end,
+            d,
+            first: (start / d) as usize,
+            last: end.div_ceil(d) as usize,
+        }
+    }
+
+    /// The overlap of source index `i` with the covered interval.
+    fn weight(&self, i: usize) -> u64 {
+        let i = i as u64;
+        let lo = self.start.max(i * self.d);
+        let hi = self.end.min((i + 1) * self.d);
+        hi.saturating_sub(lo)
+    }
+}
+
+/// Checks the geometry and returns the output length `dw * dh * channels`.
+fn check(src: &ImageRef<'_>, roi: Roi, dw: usize, dh: usize) -> Result<usize, PreprocessError> {
+    if dw == 0 || dh == 0 {
+        return Err(PreprocessError::ZeroSize {
+            what: "destination",
+            width: dw,
+            height: dh,
+        });
+    }
+    roi.check_in(src.width(), src.height())?;
+    for (what, width, height) in [("roi", roi.width, roi.height), ("destination", dw, dh)] {
+        if width > MAX_SIDE || height > MAX_SIDE {
+            return Err(PreprocessError::TooLarge {
+                what,
+                width,
+                height,
+            });
+        }
+    }
+    dw.checked_mul(dh)
+        .and_then(|n| n.checked_mul(src.channels()))
+        .ok_or(PreprocessError::TooLarge {
+            what: "destination",
+            width: dw,
+            height: dh,
+        })
+}
+
+fn check_output(expected: usize, found: usize) -> Result<(), PreprocessError> {
+    if found != expected {
+        return Err(PreprocessError::BufferSize {
+            what: "output",
+            expected,
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// Area-averages region `roi` of `src` to `dw x dh` and calls `visit(index, channel, mean)` once
+/// per output value, in HWC order (`index = (dy * dw + dx) * channels + channel`). Nothing is
+/// visited unless the sizes check out: a zero side, a side over [`MAX_SIDE`] or a region outside
+/// the image is a [`PreprocessError`]. Allocates nothing.
+pub fn area_means(
+    src: &ImageRef<'_>,
+    roi: Roi,
+    dw: usize,
+    dh: usize,
+    mut visit: impl FnMut(usize, usize, AreaMean),
+) -> Result<(), PreprocessError> {
+    check(src, roi, dw, dh)?;
+    let c = src.channels();
+    let den = roi.width as u64 * roi.height as u64;
+    let mut index = 0;
+    for oy in 0..dh {
+        let cy = Cover::new(oy, dh, roi.height);
+        for ox in 0..dw {
+            let cx = Cover::new(ox, dw, roi.width);
+            let mut num = [0u64; MAX_INPUT_CHANNELS];
+            for sy in cy.first..cy.last {
+                let span = src.span(roi.y + sy, roi.x + cx.first, cx.last - cx.first);
+                let mut row = [0u64; MAX_INPUT_CHANNELS];
+                for (k, px) in span.chunks_exact(c).enumerate() {
+                    let wx = cx.weight(cx.first + k);
+                    for (r, &p) in row.iter_mut().zip(px) {
+                        *r += wx * u64::from(p);
+                    }
+                }
+                let wy = cy.weight(sy);
+                for (n, r) in num.iter_mut().zip(row) {
+                    *n += wy * r;
+                }
+            }
+            for (channel, &num) in num.iter().take(c).enumerate() {
+                visit(index, channel, AreaMean { num, den });
+                index += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Area-averages region `roi` of `src` into `out`: `dw * dh * channels` f32 means in
+/// `0.0..=255.0` (HWC, not rounded; [`AreaMean::value`] of each). `out` must have exactly that
+/// length ([`PreprocessError::BufferSize`] otherwise).
+pub fn resize_area_into(
+    src: &ImageRef<'_>,
+    roi: Roi,
+    dw: usize,
+    dh: usize,
+    out: &mut [f32],
+) -> Result<(), PreprocessError> {
+    check_output(check(src, roi, dw, dh)?, out.len())?;
+    area_means(src, roi, dw, dh, |i, _, m| {
+        if let Some(o) = out.get_mut(i) {
+            *o = m.value();
+        }
+    })
+}
+
+/// Area-averages region `roi` of `src` straight into the int8 model input `out` of `spec`
+/// (`spec.height x spec.width x spec.channels`, HWC): each value is
+/// [`InputSpec::quantize`]`(channel, mean.value())`, the very number the trainer's data pipeline
+/// and [`quantize_unit_image`](super::quantize_unit_image) give, with no u8 rounding between.
+/// Errors: the image's channels differ from the spec's, the spec's lists do not have `channels`
+/// entries, `out` is not the input's length, or a geometry error of [`area_means`].
+pub fn resize_area_quantized(
+    src: &ImageRef<'_>,
+    roi: Roi,
+    spec: &InputSpec,
+    out: &mut [i8],
+) -> Result<(), PreprocessError> {
+    let rule = Normalizer::new(spec)?;
+    if rule.channels() != src.channels() {
+        return Err(PreprocessError::Channels {
+            what: "input spec",
+            expected: src.channels(),
+            found: rule.channels(),
+        });
+    }
+    let (dw, dh) = (usize::from(spec.width), usize::from(spec.height));
+    check_output(check(src, roi, dw, dh)?, out.len())?;
+    area_means(src, roi, dw, dh, |i, ch, m| {
+        if let Some(o) = out.get_mut(i) {
+            *o = rule.quantize(ch, m.value());
+        }
+    })
+}
+
+/// Area-averages a whole `sw x sh` grey image (`src`, row-major levels) to `dw x dh`: `dw * dh`
+/// row-major f32 means in `0.0..=255.0` ([`resize_area_into`] over the full image, into a new
+/// vector; feature `alloc`).
+#[cfg(feature = "alloc")]
+pub fn resize_area(
+    src: &[u8],
+    sw: usize,
+    sh: usize,
+    dw: usize,
+    dh: usize,
+) -> Result<alloc::vec::Vec<f32>, PreprocessError> {
+    let img = ImageRef::grey(sw, sh, src)?;
+    let len = check(&img, img.full(), dw, dh)?;
+    let mut out = alloc::vec![0.0; len];
+    resize_area_into(&img, img.full(), dw, dh, &mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Quant;
+    use crate::preprocess::quantize_means;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    /// The host resize as it was before the contract moved here (a row accumulator per output
+    /// row, the numerators of each output pixel in another order): the f32 images the trainer
+    /// trained on. The contract must reproduce them bit for bit.
+    fn previous_host_resize(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<f32> {
+        let weights = |s: usize, d: usize| -> Vec<Vec<(usize, u64)>> {
+            (0..d)
+                .map(|o| {
+                    let (start, end) = (o * s, (o + 1) * s);
+                    (start / d..end.div_ceil(d))
+                        .filter_map(|i| {
+                            let lo = start.max(i * d);
+                            let hi = end.min((i + 1) * d);
+                            (hi > lo).then_some((i, (hi - lo) as u64))
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let (cols, rows) = (weights(sw, dw), weights(sh, dh));
+        let denom = (sw as f64) * (sh as f64);
+        let mut out = Vec::new();
+        let mut row_acc = vec![0u64; sw];
+        for taps_y in &rows {
+            row_acc.iter_mut().for_each(|a| *a = 0);
+            for &(sy, wy) in taps_y {
+                for (a, &p) in row_acc.iter_mut().zip(&src[sy * sw..(sy + 1) * sw]) {
+                    *a += wy * u64::from(p);
+                }
+            }
+            for taps_x in &cols {
+                let num: u64 = taps_x.iter().map(|&(sx, wx)| wx * row_acc[sx]).sum();
+                out.push((num as f64 / denom) as f32);
+            }
+        }
+        out
+    }
+
+    fn means(img: &ImageRef<'_>, roi: Roi, dw: usize, dh: usize) -> Vec<AreaMean> {
+        let mut out = Vec::new();
+        area_means(img, roi, dw, dh, |i, _, m| {
+            assert_eq!(i, out.len());
+            out.push(m);
+        })
+        .unwrap();
+        out
+    }
+
+    fn grey_spec(w: u16, h: u16, channels: u8) -> InputSpec {
+        InputSpec {
+            width: w,
+            height: h,
+            channels,
+            mean: (0..channels).map(|c| 0.3 + 0.1 * f32::from(c)).collect(),
+            std: (0..channels).map(|c| 0.2 + 0.05 * f32::from(c)).collect(),
+            quant: Quant::new(0.021, -7),
+        }
+    }
+
+    /// 3x3 -> 2x2: output 0 covers input `[0, 1.5)` on each axis; in halves of a pixel (`d = 2`)
+    /// the overlaps are 2 and 1 and the weights of one output sum to 3, so `den = 3 * 3`:
+    ///   out(0,0) = (2*(2*10 + 1*20) + 1*(2*80 + 1*160)) / 9 = 400/9
+    ///   out(1,0) = (2*(1*20 + 2*40) + 1*(1*160 + 2*0)) / 9  = 360/9
+    ///   out(0,1) = (1*(2*80 + 1*160) + 2*(2*30 + 1*60)) / 9 = 560/9
+    ///   out(1,1) = (1*(1*160 + 2*0) + 2*(1*60 + 2*90)) / 9  = 640/9
+    #[test]
+    fn fractional_3x3_to_2x2_is_the_exact_fraction() {
+        let px = [10, 20, 40, 80, 160, 0, 30, 60, 90];
+        let img = ImageRef::grey(3, 3, &px).unwrap();
+        let got: Vec<(u64, u64)> = means(&img, img.full(), 2, 2)
+            .iter()
+            .map(|m| (m.num, m.den))
+            .collect();
+        assert_eq!(got, [(400, 9), (360, 9), (560, 9), (640, 9)]);
+        assert_eq!(
+            resize_area(&px, 3, 3, 2, 2).unwrap(),
+            [400.0 / 9.0, 40.0, 560.0 / 9.0, 640.0 / 9.0]
+        );
+    }
+
+    #[test]
+    fn halving_112x92_is_the_exact_2x2_mean() {
+        let (w, h) = (92, 112);
+        let src: Vec<u8> = (0..w * h)
+            .map(|i| ((i * 37 + i / w * 11) % 256) as u8)
+            .collect();
+        let out = resize_area(&src, w, h, 46, 56).unwrap();
+        for y in 0..56 {
+            for x in 0..46 {
+                let p = |dx: usize, dy: usize| u32::from(src[(2 * y + dy) * w + 2 * x + dx]);
+                let sum = p(0, 0) + p(1, 0) + p(0, 1) + p(1, 1);
+                assert_eq!(out[y * 46 + x], sum as f32 / 4.0, "at ({x}, {y})");
+            }
+        }
+    }
+
+    #[test]
+    fn identity_enlarging_and_crops() {
+        let px: Vec<u8> = (0..=255).collect();
+        let same: Vec<f32> = px.iter().map(|&p| f32::from(p)).collect();
+        assert_eq!(resize_area(&px, 16, 16, 16, 16).unwrap(), same);
+        assert_eq!(
+            resize_area(&[10, 200], 2, 1, 4, 1).unwrap(),
+            [10.0, 10.0, 200.0, 200.0]
+        );
+        assert_eq!(
+            resize_area(&[10, 200], 2, 1, 3, 1).unwrap(),
+            [10.0, 105.0, 200.0]
+        );
+        let px = [0, 0, 0, 0, 0, 9, 7, 0, 0, 9, 9, 0, 0, 0, 0, 0];
+        let img = ImageRef::grey(4, 4, &px).unwrap();
+        let roi = Roi {
+            x: 1,
+            y: 1,
+            width: 2,
+            height: 2,
+        };
+        assert_eq!(means(&img, roi, 1, 1), [AreaMean { num: 34, den: 4 }]);
+    }
+
+    #[test]
+    fn channels_average_independently() {
+        // 2x2 RGB -> 1x1: each channel's mean of its four values.
+        let px = [0, 10, 255, 4, 10, 255, 8, 10, 0, 12, 11, 0];
+        let img = ImageRef::new(2, 2, 3, &px).unwrap();
+        let mut out = [0f32; 3];
+        resize_area_into(&img, img.full(), 1, 1, &mut out).unwrap();
+        assert_eq!(out, [6.0, 10.25, 127.5]);
+    }
+
+    #[test]
+    fn typed_errors_and_nothing_written() {
+        assert!(matches!(
+            resize_area(&[0; 4], 2, 2, 0, 1),
+            Err(PreprocessError::ZeroSize {
+                what: "destination",
+                ..
+            })
+        ));
+        assert!(matches!(
+            resize_area(&[0; 3], 2, 2, 1, 1),
+            Err(PreprocessError::BufferSize {
+                what: "source",
+                expected: 4,
+                found: 3
+            })
+        ));
+        assert!(matches!(
+            resize_area(&[0; 4], 2, 2, MAX_SIDE + 1, 1),
+            Err(PreprocessError::TooLarge { .. })
+        ));
+        let img = ImageRef::grey(2, 2, &[1; 4]).unwrap();
+        let mut out = [-1i8; 4];
+        let spec = grey_spec(2, 2, 1);
+        assert!(matches!(
+            resize_area_quantized(&img, img.full(), &spec, &mut out[..3]),
+            Err(PreprocessError::BufferSize { what: "output", .. })
+        ));
+        let rgb = grey_spec(2, 2, 3);
+        assert!(matches!(
+            resize_area_quantized(&img, img.full(), &rgb, &mut out),
+            Err(PreprocessError::Channels {
+                what: "input spec",
+                ..
+            })
+        ));
+        let outside = Roi {
+            x: 1,
+            y: 0,
+            width: 2,
+            height: 2,
+        };
+        assert!(matches!(
+            resize_area_quantized(&img, outside, &spec, &mut out),
+            Err(PreprocessError::RoiOutOfBounds { .. })
+        ));
+        assert_eq!(out, [-1; 4]);
+    }
+
+    proptest! {
+        /// The f32 images are the previous host resize's, bit for bit.
+        #[test]
+        fn f32_means_equal_the_previous_host_resize(
+            sw in 1usize..40, sh in 1usize..40, dw in 1usize..30, dh in 1usize..30,
+            seed in any::<u64>(),
+        ) {
+            let src: Vec<u8> = (0..sw * sh)
+                .map(|i| ((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ seed) as u8)
+                .collect();
+            let got = resize_area(&src, sw, sh, dw, dh).unwrap();
+            let want = previous_host_resize(&src, sw, sh, dw, dh);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&got), bits(&want));
+        }
+
+        /// Fused resize + quantization equals the two steps, for any region and spec.
+        #[test]
+        fn fused_equals_resize_then_quantize(
+            fw in 1usize..30, fh in 1usize..30, c in 1u8..=3,
+            rx in 0usize..30, ry in 0usize..30, rw in 1usize..30, rh in 1usize..30,
+            dw in 1u16..20, dh in 1u16..20,
+            mean in -1.0f32..2.0, std in 0.05f32..2.0, scale in 0.001f32..0.1, zp in any::<i8>(),
+            seed in any::<u64>(),
+        ) {
+            let (rx, ry) = (rx % fw, ry % fh);
+            let roi = Roi { x: rx, y: ry, width: rw.min(fw - rx), height: rh.min(fh - ry) };
+            let px: Vec<u8> = (0..fw * fh * usize::from(c))
+                .map(|i| ((i as u64 ^ seed).wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8)
+                .collect();
+            let img = ImageRef::new(fw, fh, usize::from(c), &px).unwrap();
+            let mut spec = grey_spec(dw, dh, c);
+            spec.mean[0] = mean;
+            spec.std[0] = std;
+            spec.quant = Quant::new(scale, zp);
+            let n = usize::from(dw) * usize::from(dh) * usize::from(c);
+            let mut f = vec![0f32; n];
+            resize_area_into(&img, roi, usize::from(dw), usize::from(dh), &mut f).unwrap();
+            let mut two_steps = vec![0i8; n];
+            quantize_means(&spec, &f, &mut two_steps).unwrap();
+            let mut fused = vec![0i8; n];
+            resize_area_quantized(&img, roi, &spec, &mut fused).unwrap();
+            prop_assert_eq!(fused, two_steps);
+            // The means are exact: each lies within the covered pixels' range.
+            let m = means(&img, roi, usize::from(dw), usize::from(dh));
+            prop_assert!(m.iter().all(|m| m.num <= 255 * m.den && m.den == (roi.width * roi.height) as u64));
+        }
+    }
+}
