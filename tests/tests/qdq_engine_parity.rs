@@ -166,7 +166,7 @@ fn engine_and_tract_agree_on_held_out_faces() {
     .unwrap();
     let draft = spec.to_bytes().unwrap();
     let model = Model::decode(&draft).unwrap();
-    let embed = |set: &siamedge_trainer::sampler::LabelledSet| -> Vec<Vec<i8>> {
+    let embed = |set: &siamedge_trainer::data::LabelledSet| -> Vec<Vec<i8>> {
         (0..set.len())
             .map(|i| run_model(&model, &quantize_input(model.input().quant, set.image(i))).unwrap())
             .collect()

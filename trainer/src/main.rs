@@ -2,7 +2,8 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use siamedge_trainer::cli;
+
+mod cli;
 
 /// Learn similarity on a host, judge it as biometrics is judged, and export it for the device.
 #[derive(Debug, Parser)]

@@ -8,9 +8,10 @@
 
 mod common;
 
-use siamedge_trainer::baseline::protocol::{mnist_open_set_split, run_method, FAR_TARGETS};
+use siamedge_trainer::baseline::protocol::{mnist_open_set_split, run_method};
 use siamedge_trainer::baseline::Method;
 use siamedge_trainer::eval::pairs::DEFAULT_PAIR_SEED;
+use siamedge_trainer::protocol::FAR_TARGETS;
 
 /// `(method, reference EER %, our EER % with seed 42)`.
 const EXPECTED: [(Method, f64, f64); 2] = [

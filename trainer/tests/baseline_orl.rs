@@ -7,8 +7,9 @@
 
 mod common;
 
-use siamedge_trainer::baseline::protocol::{orl_split, run_method, FAR_TARGETS, ORL_SIZE};
+use siamedge_trainer::baseline::protocol::{orl_split, run_method};
 use siamedge_trainer::baseline::Method;
+use siamedge_trainer::protocol::{FAR_TARGETS, ORL_SIZE};
 
 /// Reference EERs of fold 0, percent (REFERENCE.md prints one decimal).
 const REFERENCE_FOLD0: [(Method, f64); 5] = [

@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use siamedge_trainer::cli::eval::{run as eval, EvalArgs};
-use siamedge_trainer::cli::train::{run as train, DataArg, TrainArgs};
+use siamedge_trainer::eval::pipeline::{evaluate_runs, EvalOptions};
 use siamedge_trainer::eval::BenchmarkReport;
-use siamedge_trainer::train::read_log;
+use siamedge_trainer::protocol::DataKind;
+use siamedge_trainer::train::{read_log, train_recipe, Recipe};
 
 /// `people` identities x `per` images of 20x16: a per-identity bar pattern with a random
 /// shift and noise, as PNG (some as PGM) in `root/p{i}/`.
@@ -35,9 +35,9 @@ fn write_folder(root: &Path, people: u32, per: u32) {
     }
 }
 
-/// `eval` of `runs` into `out`, with the baselines and plots, JSON on stdout.
-fn eval_args(runs: Vec<PathBuf>, out: PathBuf) -> EvalArgs {
-    EvalArgs {
+/// `eval` of `runs` into `out`, with the baselines and plots.
+fn eval_args(runs: Vec<PathBuf>, out: PathBuf) -> EvalOptions {
+    EvalOptions {
         run: runs,
         out: Some(out),
         weights: None,
@@ -45,7 +45,6 @@ fn eval_args(runs: Vec<PathBuf>, out: PathBuf) -> EvalArgs {
         data_dir: None,
         no_baselines: false,
         no_plots: false,
-        json: true,
         flip_tta: false,
         validation: false,
     }
@@ -57,9 +56,9 @@ fn train_then_eval_on_an_image_folder() {
     let data = dir.path().join("faces");
     write_folder(&data, 12, 6);
     let out = dir.path().join("run");
-    let args = TrainArgs {
+    let args = Recipe {
         out: Some(out.clone()),
-        data: Some(DataArg::Folder),
+        data: Some(DataKind::Folder),
         data_dir: Some(data.clone()),
         folds: Some(3),
         fold: Some(1),
@@ -73,17 +72,16 @@ fn train_then_eval_on_an_image_folder() {
         val_people: Some(2),
         eval_every: Some(8),
         log_every: Some(5),
-        json: true,
-        ..TrainArgs::default()
+        ..Recipe::default()
     };
-    train(args, 0).unwrap();
+    train_recipe(&args, false).unwrap();
     let log = read_log(&out.join("log.jsonl")).unwrap();
     let steps: Vec<usize> = log.iter().map(|r| r.step).collect();
     assert_eq!(steps, [5, 8, 10, 15, 16, 20, 24], "{log:?}");
     assert_eq!(log.iter().filter(|r| r.validation_eer.is_some()).count(), 3);
 
     let report_dir = dir.path().join("report");
-    eval(eval_args(vec![out.clone()], report_dir.clone()), 0).unwrap();
+    evaluate_runs(&eval_args(vec![out.clone()], report_dir.clone())).unwrap();
     let report: BenchmarkReport =
         serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap())
             .unwrap();
@@ -143,9 +141,9 @@ fn several_folds_make_one_report() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("faces");
     write_folder(&data, 12, 4);
-    let args = |fold: usize, dim: usize| TrainArgs {
+    let args = |fold: usize, dim: usize| Recipe {
         out: Some(dir.path().join(format!("run{fold}-{dim}"))),
-        data: Some(DataArg::Folder),
+        data: Some(DataKind::Folder),
         data_dir: Some(data.clone()),
         folds: Some(3),
         fold: Some(fold),
@@ -157,15 +155,14 @@ fn several_folds_make_one_report() {
         batch: Some(16),
         warmup: Some(1),
         val_people: Some(0),
-        json: true,
-        ..TrainArgs::default()
+        ..Recipe::default()
     };
     for (fold, dim) in [(2, 8), (0, 8), (0, 16)] {
-        train(args(fold, dim), 0).unwrap();
+        train_recipe(&args(fold, dim), false).unwrap();
     }
     let report_dir = dir.path().join("report");
     let runs = vec![dir.path().join("run2-8"), dir.path().join("run0-8")];
-    eval(eval_args(runs, report_dir.clone()), 0).unwrap();
+    evaluate_runs(&eval_args(runs, report_dir.clone())).unwrap();
     let report: BenchmarkReport = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("report/report.json")).unwrap(),
     )
@@ -181,21 +178,20 @@ fn several_folds_make_one_report() {
     assert!(!dir.path().join("report/roc.png").exists());
 
     let mixed = vec![dir.path().join("run0-8"), dir.path().join("run0-16")];
-    let err = eval(eval_args(mixed, report_dir), 0).unwrap_err();
+    let err = evaluate_runs(&eval_args(mixed, report_dir)).unwrap_err();
     assert!(format!("{err:#}").contains("run0-16"), "{err:#}");
 }
 
 #[test]
 fn a_folder_run_without_data_dir_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let err = train(
-        TrainArgs {
+    let err = train_recipe(
+        &Recipe {
             out: Some(dir.path().join("run")),
-            data: Some(DataArg::Folder),
-            json: true,
-            ..TrainArgs::default()
+            data: Some(DataKind::Folder),
+            ..Recipe::default()
         },
-        0,
+        false,
     )
     .unwrap_err();
     assert!(format!("{err:#}").contains("--data-dir"), "{err:#}");

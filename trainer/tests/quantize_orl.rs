@@ -11,25 +11,26 @@ use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
 use siamedge_format::{EmbeddingRef, Metric, Model, Task};
-use siamedge_trainer::cli::eval::{run as eval, EvalArgs};
-use siamedge_trainer::cli::quantize::{
-    quantize_run, Method, QuantizeArgs, THRESHOLDS_FROM_VALIDATION,
-};
-use siamedge_trainer::cli::train::{run as train_cli, TrainArgs};
+use siamedge_trainer::data::LabelledSet;
 use siamedge_trainer::eval::all_pairs;
+use siamedge_trainer::eval::pipeline::{evaluate_runs, EvalOptions};
 use siamedge_trainer::eval::BenchmarkReport;
 use siamedge_trainer::loss::LossKind;
 use siamedge_trainer::model::EncoderConfig;
 use siamedge_trainer::quant::fold::nhwc_image;
 use siamedge_trainer::quant::int8::Int8Embedder;
+use siamedge_trainer::quant::pipeline::{
+    quantize_run, QuantMethod, QuantizeOptions, THRESHOLDS_FROM_VALIDATION,
+};
 use siamedge_trainer::quant::qat::qat_finetune;
 use siamedge_trainer::quant::thresholds::recalibrate;
 use siamedge_trainer::quant::{
     fold, quantize_ptq, Calibration, ModelMeta, QatConfig, QatEncoder, QatLoss, QuantError,
     RangeRule,
 };
-use siamedge_trainer::sampler::LabelledSet;
-use siamedge_trainer::train::{orl_set, run, RunOptions, TrainConfig, Trainer};
+use siamedge_trainer::train::{
+    orl_set, run, train_recipe, Recipe, RunOptions, TrainConfig, Trainer,
+};
 
 const H: usize = 28;
 const W: usize = 23;
@@ -277,8 +278,8 @@ fn thresholds_and_validation_eval_use_the_validation_identities() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    train_cli(
-        TrainArgs {
+    train_recipe(
+        &Recipe {
             out: Some(out.clone()),
             cache: Some(cache.root().to_path_buf()),
             fold: Some(0),
@@ -291,16 +292,15 @@ fn thresholds_and_validation_eval_use_the_validation_identities() {
             warmup: Some(2),
             val_people: Some(5),
             eval_every: Some(6),
-            json: true,
-            ..TrainArgs::default()
+            ..Recipe::default()
         },
-        0,
+        false,
     )
     .unwrap();
-    let args = QuantizeArgs {
+    let args = QuantizeOptions {
         run: out.clone(),
         out: dir.path().join("m.sgm"),
-        method: Method::Ptq,
+        method: QuantMethod::Ptq,
         calib_images: 50,
         percentile: 100.0,
         qat_steps: 0,
@@ -309,9 +309,8 @@ fn thresholds_and_validation_eval_use_the_validation_identities() {
         task: None,
         cache: Some(cache.root().to_path_buf()),
         limit: None,
-        json: true,
     };
-    let (_, report) = quantize_run(&args, 0).unwrap();
+    let (_, report) = quantize_run(&args, |_, _| {}).unwrap();
     assert_eq!(report.thresholds_from, THRESHOLDS_FROM_VALIDATION);
     for p in &report.operating_points {
         assert_eq!((p.far.total, p.tar.total), (1000, 225), "{p:?}");
@@ -320,21 +319,17 @@ fn thresholds_and_validation_eval_use_the_validation_identities() {
     assert_eq!((v.int8.genuine_trials, v.int8.impostor_trials), (225, 1000));
 
     let report_dir = dir.path().join("val");
-    eval(
-        EvalArgs {
-            run: vec![out.clone()],
-            out: Some(report_dir.clone()),
-            weights: None,
-            cache: Some(cache.root().to_path_buf()),
-            data_dir: None,
-            no_baselines: true,
-            no_plots: true,
-            json: true,
-            flip_tta: true,
-            validation: true,
-        },
-        0,
-    )
+    evaluate_runs(&EvalOptions {
+        run: vec![out.clone()],
+        out: Some(report_dir.clone()),
+        weights: None,
+        cache: Some(cache.root().to_path_buf()),
+        data_dir: None,
+        no_baselines: true,
+        no_plots: true,
+        flip_tta: true,
+        validation: true,
+    })
     .unwrap();
     let r: BenchmarkReport =
         serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap())

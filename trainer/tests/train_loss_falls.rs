@@ -3,9 +3,10 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use siamedge_trainer::data::{ImageShape, LabelledSet};
 use siamedge_trainer::loss::LossKind;
 use siamedge_trainer::model::{Arch, EncoderConfig};
-use siamedge_trainer::sampler::{Augment, ImageShape, LabelledSet};
+use siamedge_trainer::sampler::Augment;
 use siamedge_trainer::train::{run, RunOptions, TrainConfig, Trainer};
 
 /// `classes` prototypes of 16x16 blobs, `per_class` noisy copies of each.

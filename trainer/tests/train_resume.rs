@@ -4,9 +4,10 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use siamedge_trainer::data::{ImageShape, LabelledSet};
 use siamedge_trainer::loss::LossKind;
 use siamedge_trainer::model::EncoderConfig;
-use siamedge_trainer::sampler::{Augment, ImageShape, LabelledSet};
+use siamedge_trainer::sampler::Augment;
 use siamedge_trainer::train::{run, OptimizerKind, RunOptions, TrainConfig, TrainError, Trainer};
 
 fn synthetic() -> LabelledSet {

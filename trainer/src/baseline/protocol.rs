@@ -28,20 +28,7 @@ use crate::eval::retrieval::retrieval_scores;
 use crate::eval::roc::Roc;
 use crate::eval::threshold::{at_threshold, ThresholdRule};
 use crate::eval::EvalError;
-
-/// Target FARs reported, first one in the summary table: 1e-3 (4.5 false accepts of 4,500 ORL
-/// impostor pairs), 1e-2, 1e-1.
-pub const FAR_TARGETS: [f64; 3] = [1e-3, 1e-2, 1e-1];
-
-/// The reference ORL size, `(height, width)`.
-pub const ORL_SIZE: (usize, usize) = (56, 46);
-
-/// MNIST open-set: digits fitted on (training split) and tested on (test split).
-pub const MNIST_TRAIN_DIGITS: std::ops::Range<u8> = 0..5;
-/// MNIST open-set: digits of the test split that form the test pairs.
-pub const MNIST_TEST_DIGITS: std::ops::Range<u8> = 5..10;
-/// MNIST open-set: genuine pairs, and as many impostor pairs.
-pub const MNIST_PAIRS: usize = 20_000;
+use crate::protocol::{MNIST_PAIRS, MNIST_TEST_DIGITS, MNIST_TRAIN_DIGITS};
 
 /// What can go wrong when running a protocol.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,6 @@
 //! `siamedge-train baseline`: the classic baselines on the reference protocols, as a table.
 //!
-//! Runs every baseline of [`crate::baseline`] on the same splits and pairs (ORL folds or the MNIST
+//! Runs every baseline of [`siamedge_trainer::baseline`] on the same splits and pairs (ORL folds or the MNIST
 //! open-set split of `shared/REFERENCE.md`), prints a Markdown summary (EER per fold, mean EER,
 //! mean TAR@FAR=1e-3, mean AUC) and a per-fold table with trial counts, and writes the full report
 //! (every rate with its 95% interval) as JSON.
@@ -12,16 +12,14 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::splits::{DataSource, DEFAULT_FOLDS};
-use super::train::DataArg;
-use crate::baseline::protocol::{
-    mnist_open_set_split, mnist_protocol, orl_protocol, orl_split, run_methods, Split, FAR_TARGETS,
-    ORL_SIZE,
+use siamedge_trainer::baseline::protocol::{
+    mnist_open_set_split, mnist_protocol, orl_protocol, orl_split, run_methods, Split,
 };
-use crate::baseline::Method;
-use crate::data::{DataCache, DataSet, Mnist, OrlFaces};
-use crate::eval::pairs::DEFAULT_PAIR_SEED;
-use crate::eval::report::{BenchmarkReport, REPORT_SCHEMA_VERSION};
+use siamedge_trainer::baseline::Method;
+use siamedge_trainer::data::{DataCache, DataSet, Mnist, OrlFaces};
+use siamedge_trainer::eval::pairs::DEFAULT_PAIR_SEED;
+use siamedge_trainer::eval::report::{BenchmarkReport, REPORT_SCHEMA_VERSION};
+use siamedge_trainer::protocol::{DataKind, DataSource, DEFAULT_FOLDS, FAR_TARGETS, ORL_SIZE};
 
 /// Arguments of `siamedge-train baseline`.
 #[derive(Debug, Args)]
@@ -125,9 +123,9 @@ pub fn run(args: BaselineArgs, verbose: u8) -> Result<()> {
         }
         BaselineData::Folder | BaselineData::Signature => {
             let data = if args.data == BaselineData::Folder {
-                DataArg::Folder
+                DataKind::Folder
             } else {
-                DataArg::Signature
+                DataKind::Signature
             };
             let folds: Vec<usize> = args
                 .folds
@@ -157,7 +155,7 @@ pub fn run(args: BaselineArgs, verbose: u8) -> Result<()> {
                 }
                 splits.push(s.baseline_split(&k.to_string()));
             }
-            let id = if data == DataArg::Folder {
+            let id = if data == DataKind::Folder {
                 "folder"
             } else {
                 "signature"

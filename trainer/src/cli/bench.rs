@@ -21,8 +21,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::sampler::{Augment, ImageShape, LabelledSet};
-use crate::train::{TrainConfig, Trainer};
+use siamedge_trainer::data::{ImageShape, LabelledSet};
+use siamedge_trainer::sampler::Augment;
+use siamedge_trainer::train::{TrainConfig, Trainer};
 
 /// Arguments of `siamedge-train bench`.
 #[derive(Debug, Args)]

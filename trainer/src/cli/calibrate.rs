@@ -7,7 +7,7 @@
 //! section), so templates enrolled with the old file must be enrolled again.
 //!
 //! Data: the training people of an ORL fold, or MNIST digits 0-4 of the training split. Any other
-//! labelled set plugs in through [`crate::quant::thresholds::recalibrate`], which takes a
+//! labelled set plugs in through [`siamedge_trainer::quant::thresholds::recalibrate`], which takes a
 //! [`LabelledSet`] at the model's input size.
 
 use std::path::PathBuf;
@@ -17,10 +17,10 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 use siamedge_format::Model;
 
-use crate::data::{DataCache, DataSet, Mnist, OrlFaces};
-use crate::quant::thresholds::{recalibrate, CalibratedPoint};
-use crate::sampler::LabelledSet;
-use crate::train::{mnist_set, orl_set, MnistSplit};
+use siamedge_trainer::data::LabelledSet;
+use siamedge_trainer::data::{DataCache, DataSet, Mnist, OrlFaces};
+use siamedge_trainer::quant::thresholds::{recalibrate, CalibratedPoint};
+use siamedge_trainer::train::{mnist_set, orl_set, MnistSplit};
 
 /// Calibration data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,11 +9,11 @@ use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::data::download::Source;
-use crate::data::fetch::{fetch, FetchReport, FetchStatus};
-use crate::data::mnist::{label_histogram, FASHION_CLASSES};
-use crate::data::orl::{self, RepairRecord};
-use crate::data::{DataCache, DataSet, Mnist, OrlFaces};
+use siamedge_trainer::data::download::Source;
+use siamedge_trainer::data::fetch::{fetch, FetchReport, FetchStatus};
+use siamedge_trainer::data::mnist::{label_histogram, FASHION_CLASSES};
+use siamedge_trainer::data::orl::{self, RepairRecord};
+use siamedge_trainer::data::{DataCache, DataSet, Mnist, OrlFaces};
 
 /// Arguments of `siamedge-train data`.
 #[derive(Debug, Args)]

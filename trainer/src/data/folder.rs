@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use super::resize::{resize_area, PreprocessError};
-use crate::sampler::{ImageShape, LabelledSet, SamplerError};
+use crate::data::{ImageShape, LabelledSet};
+use crate::sampler::SamplerError;
 
 /// File extensions read (lower case); everything else is skipped.
 pub const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "pgm", "pnm", "ppm", "pbm"];

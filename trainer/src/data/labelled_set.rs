@@ -6,8 +6,7 @@ use candle_core::{Device, Tensor};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::augment::Augment;
-use super::SamplerError;
+use crate::sampler::{Augment, SamplerError};
 
 /// Shape of one image, channels first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -29,8 +29,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::folder::{fold_range, is_image_file, load_grey, sorted_entries, FolderError};
+use crate::data::{ImageShape, LabelledSet};
 use crate::eval::{Pair, Pairs};
-use crate::sampler::{ImageShape, LabelledSet};
 
 /// Name of the genuine signatures' folder inside a writer folder.
 pub const GENUINE_DIR: &str = "genuine";

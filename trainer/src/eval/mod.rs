@@ -14,6 +14,7 @@
 
 pub mod interval;
 pub mod pairs;
+pub mod pipeline;
 pub mod report;
 pub mod retrieval;
 pub mod roc;

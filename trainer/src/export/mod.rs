@@ -9,6 +9,7 @@
 //! `(N, D)`; opset 13, IR version 8. `scripts/check-onnx.sh` proves that onnx's checker accepts
 //! them and that onnxruntime and tract agree on them.
 
+pub mod bundle;
 pub mod card;
 pub mod onnx_float;
 pub mod onnx_qdq;
@@ -16,6 +17,7 @@ pub mod proto;
 
 use std::path::Path;
 
+pub use bundle::{export_bundle, BundleError, ExportOptions};
 pub use onnx_float::float_onnx;
 pub use onnx_qdq::qdq_onnx;
 

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 /// Which loss a run trains with; it also decides how batches are drawn (see
 /// [`LossKind::batch_kind`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LossKind {
     /// Contrastive loss on balanced genuine/impostor pairs.

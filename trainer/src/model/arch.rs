@@ -12,7 +12,7 @@ use super::two_channel::{two_channel_net, TwoChannelNet};
 use super::ModelError;
 
 /// Which network to train.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Arch {
     /// Siamese embedding CNN (tied weights) with the given [`EncoderConfig`].

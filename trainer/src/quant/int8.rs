@@ -13,7 +13,7 @@ use siamedge_format::{InputSpec, Model};
 
 use super::fold::nhwc_image;
 use super::QuantError;
-use crate::sampler::LabelledSet;
+use crate::data::LabelledSet;
 
 /// Quantizes one NHWC image of `p / 255` values with `spec` into `out` (same length): the
 /// contract's [`quantize_unit_image`], whose values are [`InputSpec::quantize_unit`]'s.

@@ -17,12 +17,10 @@
 //!    on training identities' pairs with the int8 embeddings of the model file ([`int8`] runs the
 //!    firmware's integer engine on the host), written into the decision section.
 //!
-//! One call does it all for a finished run: `crate::cli::quantize::quantize_run` (the model file's
-//! bytes and a report of f32 against int8 EER); `crate::quant::thresholds::recalibrate` rewrites the
-//! thresholds of an existing file for other data.
-//!
-//! [`run_dir`] reads a training run (`summary.json`, `model.safetensors`) and rebuilds its data
-//! splits, so that calibration and thresholds only ever see training identities.
+//! One call does it all for a finished run: [`pipeline::quantize_run`] (the model file's bytes and
+//! a report of f32 against int8 EER), over the run and split that [`crate::protocol::load_run`]
+//! rebuilds, so that calibration and thresholds only ever see training identities;
+//! [`thresholds::recalibrate`] rewrites the thresholds of an existing file for other data.
 //!
 //! Not for: the pair-scoring networks (2-channel, hybrid), which have no embedding to store.
 
@@ -30,14 +28,15 @@ pub mod calibrate;
 pub mod fake_quant;
 pub mod fold;
 pub mod int8;
+pub mod pipeline;
 pub mod ptq;
 pub mod qat;
-pub mod run_dir;
 pub mod scheme;
 pub mod thresholds;
 
 pub use calibrate::{calibrate, Calibration, RangeRule, TensorRange};
 pub use fold::{fold, FoldedEncoder, FoldedLayer};
+pub use pipeline::{quantize_run, QuantMethod, QuantizeOptions, QuantizeReport};
 pub use ptq::{activation_quants, build_spec, quantize_ptq, quants_from_bounds, ModelMeta};
 pub use qat::{QatConfig, QatEncoder, QatLoss};
 
@@ -77,12 +76,15 @@ pub enum QuantError {
         found: usize,
     },
     /// A run folder is unusable.
-    #[error("run {path}: {reason}")]
-    Run {
-        /// The file or folder.
+    #[error(transparent)]
+    Run(#[from] crate::protocol::RunError),
+    /// The QAT weights could not be written.
+    #[error("writing {path}: {source}")]
+    Checkpoint {
+        /// The weights file.
         path: std::path::PathBuf,
-        /// What is wrong.
-        reason: String,
+        /// candle's error.
+        source: candle_core::Error,
     },
     /// The model file could not be built or read.
     #[error(transparent)]

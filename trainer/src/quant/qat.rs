@@ -26,6 +26,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use siamedge_format::{ModelSpec, Quant};
 
+use crate::data::LabelledSet;
 use crate::loss::{
     batch_hard_triplet_loss, batch_semi_hard_triplet_loss, contrastive_loss,
     distance_logistic_loss, CosFaceHead, LossKind,
@@ -36,7 +37,7 @@ use crate::model::encoder::l2_normalize;
 use crate::model::max_pool::max_pool_2x2;
 use crate::model::separable_block::DepthwiseConv3x3;
 use crate::model::EncoderConfig;
-use crate::sampler::{sample_pk, Augment, LabelledSet};
+use crate::sampler::{sample_pk, Augment};
 use crate::train::{learning_rate, Optimizer, OptimizerConfig};
 
 use super::calibrate::Calibration;

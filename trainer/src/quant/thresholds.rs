@@ -12,15 +12,12 @@ use siamedge_format::{
     DecisionSpec, EmbeddingRef, Metric, Model, ModelId, ModelSpec, OperatingPoint,
 };
 
+use crate::data::LabelledSet;
 use crate::eval::{all_pairs, Pairs, Rate, Roc};
-use crate::sampler::LabelledSet;
 
 use super::int8::Int8Embedder;
 
 use super::QuantError;
-
-/// FARs whose thresholds a model file carries by default; the first is the default point.
-pub const DEFAULT_FARS: [f64; 2] = [1e-3, 1e-2];
 
 /// One operating point as measured on the calibration pairs.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]

@@ -18,7 +18,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::labelled_set::ImageShape;
+use crate::data::ImageShape;
 
 /// Augmentation settings; [`Augment::default`] changes nothing.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -10,13 +10,13 @@
 //! [`crate::eval::pairs`].
 
 pub mod augment;
-pub mod labelled_set;
 pub mod pairs;
 pub mod pk;
 pub mod triplets;
 
 pub use augment::Augment;
-pub use labelled_set::{ImageShape, LabelledSet};
+
+use crate::data::ImageShape;
 pub use pairs::{sample_pairs, PairIndex};
 pub use pk::{sample_pk, PkBatch};
 pub use triplets::{sample_triplets, TripletIndex};

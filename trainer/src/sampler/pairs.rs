@@ -2,8 +2,8 @@
 
 use rand::Rng;
 
-use super::labelled_set::LabelledSet;
 use super::SamplerError;
+use crate::data::LabelledSet;
 
 /// A pair of image indices and whether they share an identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub(crate) fn two_distinct<R: Rng>(len: usize, rng: &mut R) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sampler::ImageShape;
+    use crate::data::ImageShape;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 

@@ -4,8 +4,8 @@
 use rand::seq::index::sample;
 use rand::Rng;
 
-use super::labelled_set::LabelledSet;
 use super::SamplerError;
+use crate::data::LabelledSet;
 
 /// Image indices and their labels, identity by identity (`K` consecutive entries per identity).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub fn sample_pk<R: Rng>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sampler::ImageShape;
+    use crate::data::ImageShape;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 

@@ -2,9 +2,9 @@
 
 use rand::Rng;
 
-use super::labelled_set::LabelledSet;
 use super::pairs::two_distinct;
 use super::SamplerError;
+use crate::data::LabelledSet;
 
 /// Image indices of a triplet: `anchor` and `positive` share an identity, `negative` does not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub fn sample_triplets<R: Rng>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sampler::ImageShape;
+    use crate::data::ImageShape;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 

@@ -10,7 +10,7 @@ use crate::sampler::Augment;
 use super::TrainError;
 
 /// Which update rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OptimizerKind {
     /// AdamW (Loshchilov & Hutter): Adam with decoupled weight decay, candle-nn's update rule.
@@ -20,7 +20,7 @@ pub enum OptimizerKind {
 }
 
 /// Learning-rate schedule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Schedule {
     /// Linear warm-up, then cosine decay to `min_lr_ratio * lr` at the last step.

@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use crate::data::{resize_area, GrayImage, Mnist, OrlFaces};
-use crate::sampler::{ImageShape, LabelledSet};
+use crate::data::{ImageShape, LabelledSet};
 
 use super::TrainError;
 

@@ -5,10 +5,10 @@
 use candle_core::{Device, Tensor};
 use candle_nn::ModuleT;
 
+use crate::data::LabelledSet;
 use crate::eval::{all_pairs, Pairs, VerificationReport};
 use crate::model::encoder::l2_normalize;
 use crate::model::{Encoder, Model};
-use crate::sampler::LabelledSet;
 
 use super::TrainError;
 

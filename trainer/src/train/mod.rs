@@ -16,6 +16,8 @@ pub mod datasets;
 pub mod evaluate;
 pub mod log;
 pub mod optim;
+pub mod pipeline;
+pub mod recipe;
 pub mod run;
 pub mod schedule;
 pub mod trainer;
@@ -29,6 +31,8 @@ pub use evaluate::{
 };
 pub use log::{read_log, LogRecord, TrainLog, LOG_FILE};
 pub use optim::Optimizer;
+pub use pipeline::{train_recipe, TrainJob, TrainOutcome, TrainRunError, TrainSummary};
+pub use recipe::{Recipe, RecipeError};
 pub use run::{run, RunOptions, RunSummary, StepReport};
 pub use schedule::learning_rate;
 pub use trainer::Trainer;

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use candle_core::Tensor;
 
-use crate::sampler::LabelledSet;
+use crate::data::LabelledSet;
 
 use super::checkpoint::{load_checkpoint, BestValidation};
 use super::evaluate::verify;

@@ -8,9 +8,10 @@ use candle_nn::{ModuleT, VarMap};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::data::LabelledSet;
 use crate::loss::{self, BatchKind, CosFaceHead, LossKind};
 use crate::model::{seeded_var_builder, Model};
-use crate::sampler::{sample_pairs, sample_pk, sample_triplets, LabelledSet};
+use crate::sampler::{sample_pairs, sample_pk, sample_triplets};
 
 use super::checkpoint::{self, BestValidation, Checkpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 use super::config::TrainConfig;
