@@ -51,12 +51,20 @@ pub enum EdgeError {
         /// Why the resize was refused.
         source: siamedge_format::preprocess::PreprocessError,
     },
-    /// An ONNX file could not be parsed, folded, optimized or run by tract.
+    /// The engine refused a model file (a layer it cannot run) or an input.
+    #[error("model {path}: {source}")]
+    Engine {
+        /// The model file.
+        path: PathBuf,
+        /// The engine's error (layer, kind, reason; or expected and found lengths).
+        source: siamedge_engine::EngineError,
+    },
+    /// An ONNX file could not be parsed, optimized or run by tract.
     #[error("ONNX model {path}: {reason}")]
     Onnx {
         /// The ONNX file.
         path: PathBuf,
-        /// tract's message (with its causes), or the fold's.
+        /// tract's message (with its causes).
         reason: String,
     },
     /// The ONNX graph and the model file disagree, or the ONNX output is not an embedding.

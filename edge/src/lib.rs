@@ -1,27 +1,26 @@
 //! siamedge-edge: the runtime for Linux-class devices (a camera box, a checkout scanner).
 //!
-//! What is here now: the on-disk side of enrollment. [`GalleryFile`] keeps a
-//! [`Gallery`](siamedge_format::Gallery) of templates in one `siamedge-format` file, loads it with
-//! errors that name the path and the field, and replaces it atomically, so that a crash or a power
-//! cut mid-write leaves either the old gallery or the new one, never a torn file (through
-//! `siamedge_format::file::write_atomic`).
+//! - [`GalleryFile`]: a [`Gallery`](siamedge_format::Gallery) of templates in one
+//!   `siamedge-format` file, loaded with errors that name the path and the field, replaced
+//!   atomically (a crash or a power cut mid-write leaves the old gallery or the new one).
+//! - [`preprocess`]: images to encoder inputs through the one preprocessing contract (decode,
+//!   grey, area resize; int8 for the engine, normalized f32 for float graphs).
+//! - [`int8`]: int8 models on `siamedge-engine` from the model file (`model.sgm`), the device's
+//!   embeddings bit for bit.
+//! - [`runtime`]: an encoder (int8 on the engine, or a float ONNX on tract) paired with the model
+//!   file for the metric and thresholds.
 //!
-//! Turning images into embeddings: [`preprocess`] (decode, grey, area resize, normalize, as the
-//! trainer does), [`runtime`] (the exported ONNX encoder on tract, paired with the model file for
-//! the metric and thresholds), [`onnx_exact`] (rewrites the int8 layers of a QDQ graph into the
-//! firmware engine's integer arithmetic, so tract's int8 embeddings are the device's bit for bit)
-//! and [`onnx_fold`] (folds per-axis weight dequantization left over, which tract would otherwise
-//! get wrong). The `siamedge-edge` binary enrolls, verifies, identifies and embeds
-//! from the command line.
+//! The `siamedge-edge` binary (feature `cli`, on by default) enrolls, verifies, identifies and
+//! embeds from the command line; the library needs neither clap nor anyhow.
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod gallery_file;
-pub mod onnx_exact;
-pub mod onnx_fold;
+pub mod int8;
 pub mod preprocess;
 pub mod runtime;
 
 pub use error::EdgeError;
 pub use gallery_file::GalleryFile;
-pub use runtime::{OnnxEncoder, Runtime};
+pub use int8::Int8Encoder;
+pub use runtime::{Encoder, OnnxEncoder, Runtime};

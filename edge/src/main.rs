@@ -1,8 +1,10 @@
-//! `siamedge-edge`: enroll, verify, identify and embed with an exported encoder on tract.
+//! `siamedge-edge`: enroll, verify, identify and embed with an exported encoder.
 //!
-//! The model comes from a folder written by `siamedge-train export` (`--model models/face-orl`:
-//! `model.int8.onnx` by default, `model.onnx` with `--float`, and `model.sgm` for the input spec,
-//! embedding scale, metric and thresholds), or from `--onnx` and `--sgm` given one by one.
+//! The model comes from a folder written by `siamedge-train export` (`--model models/face-orl`):
+//! by default the int8 model file `model.sgm` runs on the engine (the device's embeddings, bit for
+//! bit); with `--float` (or `--onnx FILE`) the float graph `model.onnx` runs on tract, paired with
+//! `model.sgm` for the input spec, embedding scale, metric and thresholds. `--sgm` names another
+//! model file.
 
 use std::path::{Path, PathBuf};
 
@@ -16,13 +18,13 @@ use siamedge_format::{Decision, DecisionSpec, Template};
 #[derive(Parser, Debug)]
 #[command(name = "siamedge-edge", version)]
 struct Cli {
-    /// Folder with model.int8.onnx, model.onnx and model.sgm (as `siamedge-train export` writes).
+    /// Folder with model.sgm and model.onnx (as `siamedge-train export` writes).
     #[arg(long, global = true, default_value = "models/face-orl")]
     model: PathBuf,
-    /// Use the float graph model.onnx instead of the int8 QDQ graph model.int8.onnx.
+    /// Run the float graph model.onnx on tract instead of the int8 model file on the engine.
     #[arg(long, global = true)]
     float: bool,
-    /// An ONNX file to use instead of the one in `--model`.
+    /// A float ONNX file to run on tract instead of the int8 model file (implies `--float`).
     #[arg(long, global = true)]
     onnx: Option<PathBuf>,
     /// A model file (.sgm) to use instead of the one in `--model`.
@@ -78,7 +80,8 @@ enum Command {
         /// The probe image.
         image: PathBuf,
     },
-    /// Print the embedding of an image (f32 from the graph, and its int8 template form).
+    /// Print the embedding of an image (its int8 template form, and f32: the float graph's
+    /// output, or the int8 values times their scale).
     Embed {
         /// The image.
         image: PathBuf,
@@ -116,18 +119,18 @@ impl DecisionJson {
 }
 
 fn load(cli: &Cli) -> Result<Runtime> {
-    let onnx = cli.onnx.clone().unwrap_or_else(|| {
-        cli.model.join(if cli.float {
-            "model.onnx"
-        } else {
-            "model.int8.onnx"
-        })
-    });
     let sgm = cli
         .sgm
         .clone()
         .unwrap_or_else(|| cli.model.join("model.sgm"));
-    Runtime::load(&onnx, &sgm)
+    if !cli.float && cli.onnx.is_none() {
+        return Runtime::int8(&sgm).with_context(|| format!("loading {}", sgm.display()));
+    }
+    let onnx = cli
+        .onnx
+        .clone()
+        .unwrap_or_else(|| cli.model.join("model.onnx"));
+    Runtime::float(&onnx, &sgm)
         .with_context(|| format!("loading {} with {}", onnx.display(), sgm.display()))
 }
 
@@ -177,7 +180,7 @@ fn main() -> Result<()> {
             }
             let mut template: Option<Template> = None;
             for img in images {
-                let e = rt.quantize(&rt.embed_path(img)?)?;
+                let e = rt.embed_path(img)?;
                 match template.as_mut() {
                     None => {
                         template = Some(
@@ -226,7 +229,7 @@ fn main() -> Result<()> {
             image,
         } => {
             let g = open_gallery(gallery, &rt, false)?;
-            let probe = rt.quantize(&rt.embed_path(image)?)?;
+            let probe = rt.embed_path(image)?;
             let point = match far {
                 None => rt.decision().default_point(),
                 Some(far) => match rt.decision().point_for_far(*far) {
@@ -258,7 +261,7 @@ fn main() -> Result<()> {
         }
         Command::Identify { gallery, image } => {
             let g = open_gallery(gallery, &rt, false)?;
-            let probe = rt.quantize(&rt.embed_path(image)?)?;
+            let probe = rt.embed_path(image)?;
             let threshold = rt.decision().default_point().threshold;
             match g.identify(probe.as_ref(), &rt.metric(), rt.decision())? {
                 None => print(cli.json, &serde_json::Value::Null, || {
@@ -282,8 +285,9 @@ fn main() -> Result<()> {
             }
         }
         Command::Embed { image } => {
-            let e = rt.embed_path(image)?;
-            let q = rt.quantize(&e)?;
+            let img = siamedge_edge::preprocess::load_gray(image)?;
+            let e = rt.embed_gray_f32(&img, image)?;
+            let q = rt.embed_gray(&img, image)?;
             #[derive(Serialize)]
             struct Embedded<'a> {
                 model: String,

@@ -1,36 +1,35 @@
-//! Running an exported encoder with tract: ONNX in, embeddings out, decisions from the model file.
+//! Running an encoder on the edge: the int8 model file on the engine, or a float ONNX on tract;
+//! images in, embeddings and decisions out.
 //!
-//! What: [`OnnxEncoder`] loads `model.onnx` (f32) or `model.int8.onnx` (QDQ) as written by
-//! `siamedge-train export`, lowers its int8 layers to the engine's integer arithmetic
-//! ([`crate::onnx_exact`], so tract's int8 embeddings are the firmware's bit for bit), folds the
-//! constant per-axis dequantizations left ([`crate::onnx_fold`]), fixes the batch to 1 and
-//! optimizes it with tract; `embed` maps one normalized `(1, C, H, W)` input to a `D`-vector of
-//! f32. [`Runtime`] pairs it with the int8 model
-//! file (`model.sgm`), which says how to preprocess images (size, mean, std), how the embedding is
-//! quantized for templates (its scale), the metric, and the operating points: the edge box and the
-//! firmware then store the same kind of template and decide with the same thresholds.
+//! What: [`Runtime`] pairs an encoder with the model file (`model.sgm`), which says how to
+//! preprocess images (size, mean, std, input quantization), how embeddings are quantized for
+//! templates (their scale), the metric, and the operating points, so the edge box and the firmware
+//! store the same kind of template and decide with the same thresholds.
+//! - [`Runtime::int8`]: the model file itself on `siamedge-engine` ([`Int8Encoder`]); its
+//!   embeddings are the device's, bit for bit.
+//! - [`Runtime::float`]: `model.onnx` (f32, as `siamedge-train export` writes it, or an
+//!   imported float network) on tract ([`OnnxEncoder`]: batch fixed to 1, optimized); its f32
+//!   embeddings are quantized with the model file's embedding scale for templates.
 //!
-//! Embeddings: the ONNX output is f32 ([`EmbeddingF32`]); templates and galleries hold int8
-//! [`Embedding`]s quantized with the model file's embedding scale. For the QDQ graph the output is
-//! already a multiple of that scale, so the int8 values are the ones the graph computed.
-//!
-//! When not: colour models, or graphs whose output is not `(N, D)`.
+//! When not: colour models, or graphs whose output is not `(N, D)`. The QDQ file
+//! (`model.int8.onnx`) is for peers (onnxruntime, onnx.checker); tract runs its convolutions in
+//! float, so the edge runs int8 on the engine instead (see `tests/tests/qdq_engine_parity.rs`
+//! for how far a peer's execution drifts).
 
 use std::path::{Path, PathBuf};
 
 use siamedge_format::{
-    DecisionSpec, Embedding, EmbeddingF32, EmbeddingSpec, InputSpec, LeF32Slice, Metric, Model,
-    ModelId, Task,
+    DecisionSpec, Embedding, EmbeddingF32, EmbeddingSpec, InputSpec, LeF32Slice, Metric, ModelId,
+    Task,
 };
 use tract_onnx::pb::{tensor_shape_proto::dimension::Value, type_proto, ModelProto};
 use tract_onnx::prelude::*;
 
 use crate::error::EdgeError;
-use crate::onnx_exact::{lower_to_integer, Lowered};
-use crate::onnx_fold::fold_constant_dequantize;
+use crate::int8::Int8Encoder;
 use crate::preprocess::{load_gray, to_input, GrayImage};
 
-/// A tract plan for an exported encoder, batch 1.
+/// A tract plan for a float ONNX encoder, batch 1.
 #[derive(Debug)]
 pub struct OnnxEncoder {
     path: PathBuf,
@@ -38,8 +37,6 @@ pub struct OnnxEncoder {
     input: (usize, usize, usize),
     dim: usize,
     metadata: Vec<(String, String)>,
-    folded: usize,
-    lowered: Lowered,
 }
 
 fn onnx_err(path: &Path, e: impl std::fmt::Display) -> EdgeError {
@@ -84,7 +81,8 @@ fn fixed_dims(path: &Path, proto: &ModelProto, output: bool) -> Result<Vec<usize
 }
 
 impl OnnxEncoder {
-    /// Loads and optimizes the ONNX file at `path`.
+    /// Loads and optimizes the ONNX file at `path` (tract executes what the graph says: a QDQ
+    /// graph's convolutions run in float).
     pub fn load(path: &Path) -> Result<Self, EdgeError> {
         let bytes = std::fs::read(path).map_err(|source| EdgeError::Io {
             action: "reading",
@@ -97,9 +95,7 @@ impl OnnxEncoder {
     /// Loads an ONNX model from its bytes; `path` names it in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, EdgeError> {
         use prost::Message;
-        let mut proto = ModelProto::decode(bytes).map_err(|e| onnx_err(path, e))?;
-        let lowered = lower_to_integer(&mut proto);
-        let folded = fold_constant_dequantize(&mut proto).map_err(|e| onnx_err(path, e))?;
+        let proto = ModelProto::decode(bytes).map_err(|e| onnx_err(path, e))?;
         let input = fixed_dims(path, &proto, false)?;
         let output = fixed_dims(path, &proto, true)?;
         let (input, dim) = match (input.as_slice(), output.as_slice()) {
@@ -131,8 +127,6 @@ impl OnnxEncoder {
             input,
             dim,
             metadata,
-            folded,
-            lowered,
         })
     }
 
@@ -157,16 +151,6 @@ impl OnnxEncoder {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
-    }
-
-    /// The int8 layers lowered to integer operators at load (all zero for a float graph).
-    pub fn lowered(&self) -> Lowered {
-        self.lowered
-    }
-
-    /// How many constant `DequantizeLinear` nodes were folded at load (0 for a float graph).
-    pub fn folded_dequantizations(&self) -> usize {
-        self.folded
     }
 
     /// The embedding of one normalized input: `x` holds `C * H * W` f32 values, NCHW row-major.
@@ -196,37 +180,41 @@ impl OnnxEncoder {
     }
 }
 
-/// An exported encoder with its model file: images in, embeddings and decisions out.
+/// The encoder a [`Runtime`] runs.
+#[derive(Debug)]
+pub enum Encoder {
+    /// The model file on the engine (the device's int8 arithmetic).
+    Int8,
+    /// A float ONNX on tract.
+    Float(OnnxEncoder),
+}
+
+/// An encoder with its model file: images in, embeddings and decisions out.
 #[derive(Debug)]
 pub struct Runtime {
-    encoder: OnnxEncoder,
-    model_path: PathBuf,
-    model_bytes: Vec<u8>,
-    id: ModelId,
+    encoder: Encoder,
+    model: Int8Encoder,
     task: Task,
-    input: InputSpec,
     embedding: EmbeddingSpec,
     decision: DecisionSpec,
-    metric: MetricKind,
+    /// The model's metric; a diagonal Mahalanobis metric's weights are in `diagonal`.
+    metric: Metric<'static>,
     /// Little-endian f32 inverse variances, for `MahalanobisDiag`; empty otherwise.
     diagonal: Vec<u8>,
 }
 
 impl Runtime {
-    /// Loads `onnx` and the model file `model` (`model.sgm`) and checks that they agree: input
-    /// size and channels, embedding length, and the model id when the ONNX file records one
-    /// (`siamedge.model_id`, written into `model.int8.onnx`).
-    pub fn load(onnx: &Path, model: &Path) -> Result<Self, EdgeError> {
+    /// The int8 model file `model` (`model.sgm`) on the engine.
+    pub fn int8(model: &Path) -> Result<Self, EdgeError> {
+        Self::new(Encoder::Int8, Int8Encoder::load(model)?)
+    }
+
+    /// The float ONNX `onnx` on tract with its model file `model`, checked to agree: input size
+    /// and channels, embedding length, and the model id when the ONNX file records one
+    /// (`siamedge.model_id`).
+    pub fn float(onnx: &Path, model: &Path) -> Result<Self, EdgeError> {
         let encoder = OnnxEncoder::load(onnx)?;
-        let model_bytes = std::fs::read(model).map_err(|source| EdgeError::Io {
-            action: "reading",
-            path: model.to_path_buf(),
-            source,
-        })?;
-        let m = Model::decode(&model_bytes).map_err(|source| EdgeError::Format {
-            path: model.to_path_buf(),
-            source,
-        })?;
+        let m = Int8Encoder::load(model)?;
         let spec = m.input();
         let want = (
             usize::from(spec.channels),
@@ -244,12 +232,12 @@ impl Runtime {
                 model.display()
             )));
         }
-        if encoder.dim() != usize::from(m.embedding().dim) {
+        if encoder.dim() != m.dim() {
             return Err(mismatch(format!(
                 "embedding length {}, but {} says {}",
                 encoder.dim(),
                 model.display(),
-                m.embedding().dim
+                m.dim()
             )));
         }
         let id_hex = hex::encode(m.id().as_bytes());
@@ -261,28 +249,24 @@ impl Runtime {
                 )));
             }
         }
+        Self::new(Encoder::Float(encoder), m)
+    }
+
+    fn new(encoder: Encoder, model: Int8Encoder) -> Result<Self, EdgeError> {
+        let m = model.model()?;
         let (metric, diagonal) = match m.metric() {
-            Metric::SquaredL2 => (MetricKind::SquaredL2, Vec::new()),
-            Metric::L2 => (MetricKind::L2, Vec::new()),
-            Metric::Cosine => (MetricKind::Cosine, Vec::new()),
-            Metric::L1 => (MetricKind::L1, Vec::new()),
-            Metric::MahalanobisDiag(d) => (MetricKind::MahalanobisDiag, d.as_bytes().to_vec()),
+            Metric::SquaredL2 => (Metric::SquaredL2, Vec::new()),
+            Metric::L2 => (Metric::L2, Vec::new()),
+            Metric::Cosine => (Metric::Cosine, Vec::new()),
+            Metric::L1 => (Metric::L1, Vec::new()),
+            Metric::MahalanobisDiag(d) => (Metric::MahalanobisDiag(EMPTY), d.as_bytes().to_vec()),
         };
-        let (id, task, input, embedding, decision) = (
-            m.id(),
-            m.task(),
-            m.input().clone(),
-            *m.embedding(),
-            m.decision().clone(),
-        );
+        let (task, embedding, decision) = (m.task(), *m.embedding(), m.decision().clone());
         drop(m);
         Ok(Self {
             encoder,
-            model_path: model.to_path_buf(),
-            model_bytes,
-            id,
+            model,
             task,
-            input,
             embedding,
             decision,
             metric,
@@ -290,19 +274,24 @@ impl Runtime {
         })
     }
 
-    /// The tract encoder.
-    pub fn encoder(&self) -> &OnnxEncoder {
+    /// The encoder it runs.
+    pub fn encoder(&self) -> &Encoder {
         &self.encoder
+    }
+
+    /// The model file on the engine (also the int8 encoder of [`Runtime::int8`]).
+    pub fn model(&self) -> &Int8Encoder {
+        &self.model
     }
 
     /// The model file's path.
     pub fn model_path(&self) -> &Path {
-        &self.model_path
+        self.model.path()
     }
 
     /// The model id every template of this runtime carries.
     pub fn id(&self) -> ModelId {
-        self.id
+        self.model.id()
     }
 
     /// What the model recognizes.
@@ -310,9 +299,9 @@ impl Runtime {
         self.task
     }
 
-    /// The input spec (size, normalization).
+    /// The input spec (size, normalization, quantization).
     pub fn input(&self) -> &InputSpec {
-        &self.input
+        self.model.input()
     }
 
     /// The embedding spec (length, int8 scale, L2-normalized or not).
@@ -328,32 +317,49 @@ impl Runtime {
     /// The metric (a diagonal Mahalanobis metric borrows its weights from this runtime).
     pub fn metric(&self) -> Metric<'_> {
         match self.metric {
-            MetricKind::SquaredL2 => Metric::SquaredL2,
-            MetricKind::L2 => Metric::L2,
-            MetricKind::Cosine => Metric::Cosine,
-            MetricKind::L1 => Metric::L1,
-            MetricKind::MahalanobisDiag => {
+            Metric::MahalanobisDiag(_) => {
                 Metric::MahalanobisDiag(LeF32Slice::new(&self.diagonal).unwrap_or(EMPTY))
             }
+            m => m,
         }
     }
 
     /// The model file's bytes.
     pub fn model_bytes(&self) -> &[u8] {
-        &self.model_bytes
+        self.model.bytes()
     }
 
-    /// The f32 embedding of a decoded grey image; `path` names it in errors.
-    pub fn embed_gray(&self, img: &GrayImage, path: &Path) -> Result<EmbeddingF32, EdgeError> {
-        let x = to_input(img, &self.input, path)?;
+    /// The template embedding of a decoded grey image: the engine's int8 output for
+    /// [`Runtime::int8`], the f32 output quantized with the model's embedding scale for
+    /// [`Runtime::float`]. `path` names the image in errors.
+    pub fn embed_gray(&self, img: &GrayImage, path: &Path) -> Result<Embedding, EdgeError> {
+        match &self.encoder {
+            Encoder::Int8 => self.model.embed_image(img, path),
+            Encoder::Float(_) => self.quantize(&self.embed_gray_f32(img, path)?),
+        }
+    }
+
+    /// The f32 embedding of a decoded grey image: the float graph's output, or the int8
+    /// embedding times its scale.
+    pub fn embed_gray_f32(&self, img: &GrayImage, path: &Path) -> Result<EmbeddingF32, EdgeError> {
+        let values = match &self.encoder {
+            Encoder::Int8 => {
+                let e = self.model.embed_image(img, path)?;
+                e.values()
+                    .iter()
+                    .map(|&v| f32::from(v) * e.scale())
+                    .collect()
+            }
+            Encoder::Float(enc) => enc.embed(&to_input(img, self.input(), path)?)?,
+        };
         Ok(EmbeddingF32 {
-            model: self.id,
-            values: self.encoder.embed(&x)?,
+            model: self.id(),
+            values,
         })
     }
 
-    /// The f32 embedding of the image file at `path` (PNG, JPEG, PGM).
-    pub fn embed_path(&self, path: &Path) -> Result<EmbeddingF32, EdgeError> {
+    /// [`embed_gray`](Self::embed_gray) of the image file at `path` (PNG, JPEG, PGM).
+    pub fn embed_path(&self, path: &Path) -> Result<Embedding, EdgeError> {
         self.embed_gray(&load_gray(path)?, path)
     }
 
@@ -361,20 +367,10 @@ impl Runtime {
     pub fn quantize(&self, e: &EmbeddingF32) -> Result<Embedding, EdgeError> {
         e.quantize(self.embedding.scale)
             .map_err(|source| EdgeError::Format {
-                path: self.model_path.clone(),
+                path: self.model.path().to_path_buf(),
                 source,
             })
     }
-}
-
-/// The metric's kind, kept apart from its borrowed weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MetricKind {
-    SquaredL2,
-    L2,
-    Cosine,
-    L1,
-    MahalanobisDiag,
 }
 
 const EMPTY: LeF32Slice<'static> = match LeF32Slice::new(&[]) {

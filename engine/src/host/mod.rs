@@ -366,7 +366,7 @@ fn gemm(
     ops: Operands<'_>,
     rows: usize,
     output: &mut [i8],
-    mut fill: impl FnMut(&mut [i16]),
+    fill: impl FnMut(&mut [i16]),
 ) -> bool {
     if !isa.available() || !ops.fit() || output.len() < rows * ops.gemm.n {
         return false;
@@ -380,7 +380,7 @@ fn run(
     ops: Operands<'_>,
     rows: usize,
     output: &mut [i8],
-    mut fill: impl FnMut(&mut [i16]),
+    fill: impl FnMut(&mut [i16]),
 ) -> bool {
     // SAFETY: `isa` is available on this CPU (checked by `gemm`), and the operands and the
     // output have the sizes the kernels index (`Operands::fit`, `rows * n`).
