@@ -4,7 +4,8 @@
 //! test pairs: raw pixels + L2 ([`raw`]), PCA keeping 95% of the variance + L2 ([`pca`]), the same
 //! PCA whitened, i.e. Mahalanobis distance in PCA space ([`mahalanobis`]), Fisher LDA on PCA + L2
 //! ([`lda`]) and a 32-bin grey-level histogram + L1 ([`histogram`]). [`protocol`] runs them on the
-//! ORL folds and the MNIST open-set split of `shared/REFERENCE.md`.
+//! ORL folds and the MNIST open-set split of `shared/REFERENCE.md`; [`pipeline`] on any data set
+//! as one report.
 //!
 //! Data layout: a `d x n` [`DMatrix<f64>`], one sample per column (contiguous), pixels divided by
 //! 255 so values lie in `[0, 1]`. Embeddings come back the same way, `k x n`.
@@ -15,6 +16,7 @@ pub mod histogram;
 pub mod lda;
 pub mod mahalanobis;
 pub mod pca;
+pub mod pipeline;
 pub mod protocol;
 pub mod raw;
 

@@ -1,6 +1,7 @@
 //! `siamedge-train baseline`: the classic baselines on the reference protocols, as a table.
 //!
-//! Runs every baseline of [`siamedge_trainer::baseline`] on the same splits and pairs (ORL folds or the MNIST
+//! Runs every baseline of [`siamedge_trainer::baseline`] (the pipeline is
+//! [`siamedge_trainer::baseline::pipeline`]) on the same splits and pairs (ORL folds or the MNIST
 //! open-set split of `shared/REFERENCE.md`), prints a Markdown summary (EER per fold, mean EER,
 //! mean TAR@FAR=1e-3, mean AUC) and a per-fold table with trial counts, and writes the full report
 //! (every rate with its 95% interval) as JSON.
@@ -8,18 +9,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-
-use siamedge_trainer::baseline::protocol::{
-    mnist_open_set_split, mnist_protocol, orl_protocol, orl_split, run_methods, Split,
-};
+use siamedge_trainer::baseline::pipeline::{baseline_splits, run_baselines, BaselineOptions};
 use siamedge_trainer::baseline::Method;
-use siamedge_trainer::data::{DataCache, DataSet, Mnist, OrlFaces};
 use siamedge_trainer::eval::pairs::DEFAULT_PAIR_SEED;
-use siamedge_trainer::eval::report::{BenchmarkReport, REPORT_SCHEMA_VERSION};
-use siamedge_trainer::protocol::{DataKind, DataSource, DEFAULT_FOLDS, FAR_TARGETS, ORL_SIZE};
+use siamedge_trainer::protocol::{DataKind, DEFAULT_FOLDS, ORL_SIZE};
 
 /// Arguments of `siamedge-train baseline`.
 #[derive(Debug, Args)]
@@ -91,106 +87,44 @@ fn parse_method(s: &str) -> Result<Method, String> {
     s.parse()
 }
 
+impl BaselineArgs {
+    /// The pipeline's options.
+    pub fn options(&self) -> BaselineOptions {
+        BaselineOptions {
+            data: match self.data {
+                BaselineData::Orl => DataKind::Orl,
+                BaselineData::Mnist => DataKind::Mnist,
+                BaselineData::Folder => DataKind::Folder,
+                BaselineData::Signature => DataKind::Signature,
+            },
+            data_dir: self.data_dir.clone(),
+            n_folds: self.n_folds,
+            folds: self.folds.clone(),
+            size: (self.size.0, self.size.1),
+            methods: self.methods.clone(),
+            seed: self.seed,
+            cache: self.cache.clone(),
+        }
+    }
+}
+
 /// Runs `siamedge-train baseline`; `verbose` > 0 prints what each baseline fitted.
 pub fn run(args: BaselineArgs, verbose: u8) -> Result<()> {
-    let cache = DataCache::resolve(args.cache.as_deref()).context("choosing the cache folder")?;
-    let methods = if args.methods.is_empty() {
-        Method::ALL.to_vec()
-    } else {
-        args.methods.clone()
-    };
+    let opts = args.options();
     let start = Instant::now();
-    let (dataset, protocol, pair_seed, splits) = match args.data {
-        BaselineData::Orl => {
-            let faces = OrlFaces::load(&cache).with_context(|| {
-                format!(
-                    "loading ORL from {} (run `siamedge-train data fetch orl`)",
-                    cache.root().display()
-                )
-            })?;
-            if args.folds.is_empty() {
-                bail!("--folds is empty");
-            }
-            let size = (args.size.0, args.size.1);
-            let splits = args
-                .folds
-                .iter()
-                .map(|&k| {
-                    orl_split(&faces, k, size).with_context(|| format!("building ORL fold {k}"))
-                })
-                .collect::<Result<Vec<Split>>>()?;
-            ("orl", orl_protocol(&args.folds, size), None, splits)
-        }
-        BaselineData::Folder | BaselineData::Signature => {
-            let data = if args.data == BaselineData::Folder {
-                DataKind::Folder
-            } else {
-                DataKind::Signature
-            };
-            let folds: Vec<usize> = args
-                .folds
-                .iter()
-                .copied()
-                .filter(|&k| k < args.n_folds)
-                .collect();
-            if folds.is_empty() {
-                bail!("no fold of --folds is below --n-folds {}", args.n_folds);
-            }
-            let mut protocol = String::new();
-            let mut splits = Vec::new();
-            for &k in &folds {
-                let source = DataSource {
-                    data,
-                    cache: None,
-                    data_dir: args.data_dir.clone(),
-                    fold: k,
-                    folds: args.n_folds,
-                    limit: 0,
-                };
-                let s = source.load(args.size.0, args.size.1)?;
-                if protocol.is_empty() {
-                    protocol = s.protocol.clone();
-                } else {
-                    protocol.push_str(&format!("; fold {k}"));
-                }
-                splits.push(s.baseline_split(&k.to_string()));
-            }
-            let id = if data == DataKind::Folder {
-                "folder"
-            } else {
-                "signature"
-            };
-            (id, protocol, None, splits)
-        }
-        BaselineData::Mnist => {
-            let mnist = Mnist::load(&cache, DataSet::Mnist).with_context(|| {
-                format!(
-                    "loading MNIST from {} (run `siamedge-train data fetch mnist`)",
-                    cache.root().display()
-                )
-            })?;
-            let split = mnist_open_set_split(&mnist, args.seed)
-                .context("building the MNIST open-set split")?;
-            (
-                "mnist",
-                mnist_protocol(args.seed),
-                Some(args.seed),
-                vec![split],
-            )
-        }
-    };
-    if args.data == BaselineData::Orl && (args.size.0, args.size.1) != ORL_SIZE {
+    if args.data == BaselineData::Orl && opts.size != ORL_SIZE {
         eprintln!(
             "note: the reference numbers are at {}x{}",
             ORL_SIZE.0, ORL_SIZE.1
         );
     }
-    let bar = ProgressBar::new((methods.len() * splits.len()) as u64);
+    let splits = baseline_splits(&opts)?;
+    let bar = ProgressBar::new((opts.methods().len() * splits.splits.len()) as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed}]")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let reports = run_methods(&methods, &splits, &FAR_TARGETS, |m, fold| {
+    let report = run_baselines(&opts, &splits, |m, fold| {
         bar.set_message(format!("{} fold {}", m.id(), fold.fold));
         bar.inc(1);
         if verbose > 0 {
@@ -205,19 +139,11 @@ pub fn run(args: BaselineArgs, verbose: u8) -> Result<()> {
     })?;
     bar.finish_and_clear();
     if verbose > 0 {
-        for r in &reports {
+        for r in &report.methods {
             eprintln!("{}: {}", r.method, r.detail);
         }
         eprintln!("total {:.1} s", start.elapsed().as_secs_f64());
     }
-    let report = BenchmarkReport {
-        schema_version: REPORT_SCHEMA_VERSION,
-        dataset: dataset.into(),
-        protocol,
-        pair_seed,
-        far_targets: FAR_TARGETS.to_vec(),
-        methods: reports,
-    };
     let markdown = report.to_markdown();
     let json_to_stdout = args.json.as_deref() == Some(Path::new("-"));
     if !json_to_stdout {

@@ -18,9 +18,8 @@ use serde::Serialize;
 use siamedge_format::Model;
 
 use siamedge_trainer::data::LabelledSet;
-use siamedge_trainer::data::{DataCache, DataSet, Mnist, OrlFaces};
+use siamedge_trainer::protocol::{DataKind, DataSource};
 use siamedge_trainer::quant::thresholds::{recalibrate, CalibratedPoint};
-use siamedge_trainer::train::{mnist_set, orl_set, MnistSplit};
 
 /// Calibration data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -70,31 +69,18 @@ struct CalibrateReport {
     new_id: String,
 }
 
+/// The calibration images: the training identities of the protocol's split ([`DataSource`]).
 fn load_set(args: &CalibrateArgs, h: usize, w: usize) -> Result<LabelledSet> {
-    let cache = DataCache::resolve(args.cache.as_deref()).context("locating the data cache")?;
-    Ok(match args.data {
-        CalibData::Orl => {
-            let faces = OrlFaces::load(&cache).with_context(|| {
-                format!(
-                    "loading ORL from {} (run `siamedge-train data fetch orl`)",
-                    cache.dataset_dir(DataSet::Orl).display()
-                )
-            })?;
-            let fold = faces
-                .fold(args.fold)
-                .with_context(|| format!("ORL fold {}", args.fold))?;
-            orl_set(&faces, &fold.train, h, w)?
-        }
-        CalibData::Mnist => {
-            let m = Mnist::load(&cache, DataSet::Mnist).with_context(|| {
-                format!(
-                    "loading MNIST from {} (run `siamedge-train data fetch mnist`)",
-                    cache.dataset_dir(DataSet::Mnist).display()
-                )
-            })?;
-            mnist_set(&m, MnistSplit::Train, 0..5, args.limit, h, w)?
-        }
-    })
+    let source = DataSource {
+        cache: args.cache.clone(),
+        fold: args.fold,
+        limit: args.limit,
+        ..DataSource::new(match args.data {
+            CalibData::Orl => DataKind::Orl,
+            CalibData::Mnist => DataKind::Mnist,
+        })
+    };
+    Ok(source.load(h, w)?.threshold_set)
 }
 
 /// Runs `siamedge-train calibrate`.
