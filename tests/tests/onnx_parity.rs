@@ -1,6 +1,6 @@
 //! One model, one answer on every runtime: the candle encoder and its exported `model.onnx` on
-//! tract; the int8 model file and its `model.int8.onnx` (QDQ) on tract; the edge runtime's
-//! preprocessing and the trainer's.
+//! tract; the QDQ graph of the int8 model file loads and runs on tract (its drift from the engine
+//! is bounded in `qdq_engine_parity.rs`); the edge runtime's preprocessing and the trainer's.
 //!
 //! Real ORL faces are used where the data is cached (`siamedge-train data fetch`); without it
 //! those tests skip with a message, and fail under `SIAMEDGE_REQUIRE_DATA=1` (CI).
@@ -105,7 +105,6 @@ fn candle_and_tract_float_agree_on_random_inputs() {
         let rt = tract_float(&enc);
         assert_eq!(rt.input_shape(), (1, cfg.height, cfg.width));
         assert_eq!(rt.dim(), cfg.embedding_dim);
-        assert_eq!(rt.folded_dequantizations(), 0);
         for i in 0..4 {
             let x: Vec<f32> = Tensor::rand(0f32, 1.0, cfg.height * cfg.width, &Device::Cpu)
                 .unwrap()
@@ -166,10 +165,9 @@ fn edge_preprocessing_matches_the_trainer_bit_for_bit() {
     }
 }
 
-/// Every layer kind of the model format through the QDQ writer and tract: outputs are exact
-/// multiples of the embedding scale (the graph ends in the int8 embedding), and every weighted
-/// layer is lowered to integer operators (so no per-axis weight dequantization is left for tract,
-/// which would use channel 0's scale everywhere).
+/// Every layer kind of the model format through the QDQ writer and tract as it loads the file:
+/// the graph loads, records the model id, and its outputs are exact multiples of the embedding
+/// scale (the graph ends in the int8 embedding).
 #[test]
 fn qdq_graph_of_every_layer_kind_runs_on_tract() {
     for spec in [
@@ -181,14 +179,7 @@ fn qdq_graph_of_every_layer_kind_runs_on_tract() {
         let proto = qdq_onnx(&model, &[]).unwrap();
         let rt =
             OnnxEncoder::from_bytes(&proto::to_bytes(&proto), Path::new("m.int8.onnx")).unwrap();
-        let weighted = model
-            .layers()
-            .iter()
-            .filter(|l| l.kind.has_weights())
-            .count();
-        assert_eq!(rt.lowered().matmul, weighted);
-        assert_eq!(rt.lowered().left_in_float, 0);
-        assert_eq!(rt.folded_dequantizations(), 0);
+        assert_eq!(rt.dim(), usize::from(model.embedding().dim));
         assert_eq!(
             rt.metadata("siamedge.model_id"),
             Some(hex::encode(model.id().as_bytes()).as_str())

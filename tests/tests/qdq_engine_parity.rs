@@ -1,31 +1,54 @@
-//! The integer reference executor (the firmware's kernels, `siamedge_engine`) and tract
-//! on the QDQ export of the same model file give the same embeddings and the same decision on
-//! every test pair: bit for bit, because `siamedge_edge::onnx_exact` lowers every int8 layer to
-//! the engine's integer arithmetic before tract runs the graph.
+//! How far peers' execution of the exported graphs drifts from the engine.
 //!
-//! Fixture models cover every layer kind; a post-training-quantized compact encoder (seeded, batch
-//! norm statistics warmed on faces, calibrated on ORL fold 0's training people) covers the shipped
-//! architecture on real held-out faces (skips without the data, fails under
-//! `SIAMEDGE_REQUIRE_DATA=1`).
+//! The engine (`siamedge-engine`, the firmware's kernels) is the definition of the int8 math; the
+//! edge runs int8 models on it. The standard QDQ file (`model.int8.onnx`) is for peers: tract runs
+//! it here exactly as it loads it (no rewrite), executing the convolutions in float between
+//! QuantizeLinear/DequantizeLinear pairs, so its int8 embeddings may differ from the engine's by
+//! rounding. tract 0.22's `DequantizeLinear` reads only the first of per-axis scales, so it is a
+//! faithful peer only for per-tensor weight scales: the fixtures are measured in that form (and
+//! a test pins that per-channel scales are misread, which is why the edge does not run int8 on
+//! tract). onnxruntime's execution of the per-channel files, shipped ones included, is checked
+//! against the engine by `scripts/check-onnx.sh`. On the shipped face model the int8 engine is
+//! bounded against the float graph on tract instead (ORL fold 0's held-out faces; skips without
+//! the data, fails under `SIAMEDGE_REQUIRE_DATA=1`).
+//!
+//! Measured (tract 0.22.5): the tiny fixture with per-tensor scales is bit-exact; the every-kind
+//! fixture (dilated "same"-padded depthwise, padded AveragePool, GlobalAveragePool, L2
+//! normalization) drifts by up to 22 steps, min cosine 0.877 (not yet explained; onnxruntime
+//! shows a gap on the same fixture, see `tests/examples/onnx_check_files.rs`); with per-channel
+//! scales tract is 23 steps off on the tiny fixture (cosine 0.707). The shipped face model's
+//! int8 embeddings vs its float graph's: at most 3 steps, min cosine 0.99651, 14 of 9900
+//! decisions (4950 pairs x 2 operating points) differ.
 
 #[path = "../../shared/tests/common/mod.rs"]
 mod common;
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
-use candle_nn::{ModuleT, VarMap};
+use siamedge_edge::preprocess::{load_gray, to_input, to_int8};
 use siamedge_edge::OnnxEncoder;
-use siamedge_engine::run_model;
-use siamedge_format::{Model, Task};
+use siamedge_engine::{run_model, Engine, Kernels};
+use siamedge_format::{LayerSpec, Model, ModelSpec};
 use siamedge_trainer::data::{DataCache, OrlFaces};
 use siamedge_trainer::eval::all_pairs;
-use siamedge_trainer::export::{proto, qdq_onnx, quantize_input};
-use siamedge_trainer::model::{encoder, seeded_var_builder, EncoderConfig};
-use siamedge_trainer::quant::thresholds::{calibrate_points, decision_spec, int8_distances};
-use siamedge_trainer::quant::{fold, quantize_ptq, ModelMeta, RangeRule};
-use siamedge_trainer::train::orl_set;
+use siamedge_trainer::export::{proto, qdq_onnx};
+use siamedge_trainer::quant::thresholds::int8_distances;
+
+/// Largest int8-step difference tract may show on any embedding value of the per-tensor tiny
+/// fixture, and the smallest cosine between tract's and the engine's embedding of one input.
+const FIXTURE_MAX_STEPS: i32 = 1;
+const FIXTURE_MIN_COSINE: f64 = 0.999;
+/// The same on the every-kind fixture (the unexplained gap in the module docs, bounded so that
+/// it cannot grow unnoticed).
+const EVERY_KIND_MAX_STEPS: i32 = 24;
+const EVERY_KIND_MIN_COSINE: f64 = 0.85;
+/// Largest int8-step difference between the shipped face model's int8 embedding (engine) and its
+/// float graph's embedding in int8 steps (tract on `model.onnx`), on held-out faces.
+const FACE_MAX_STEPS: i32 = 4;
+/// Smallest cosine between the two.
+const FACE_MIN_COSINE: f64 = 0.996;
+/// Decisions (test pairs x operating points) that may flip between them.
+const FACE_MAX_FLIPS: usize = 20;
 
 fn cosine(a: &[i8], b: &[i8]) -> f64 {
     let dot: f64 = a
@@ -40,7 +63,8 @@ fn cosine(a: &[i8], b: &[i8]) -> f64 {
     dot / (n(a) * n(b))
 }
 
-/// tract's int8 embedding of the NHWC int8 input `q` (the graph takes NCHW floats).
+/// tract's int8 embedding of the NHWC int8 input `q`: the graph takes NCHW floats, given the
+/// input's exact real values, and its output is divided by the embedding scale.
 fn tract_int8(rt: &OnnxEncoder, model: &Model<'_>, q: &[i8]) -> Vec<i8> {
     let s = model.input().shape();
     let (h, w, c) = (usize::from(s.h), usize::from(s.w), usize::from(s.c));
@@ -63,185 +87,198 @@ fn tract_int8(rt: &OnnxEncoder, model: &Model<'_>, q: &[i8]) -> Vec<i8> {
         .collect()
 }
 
-fn qdq(model: &Model<'_>) -> OnnxEncoder {
-    let proto = qdq_onnx(model, &[]).unwrap();
-    OnnxEncoder::from_bytes(&proto::to_bytes(&proto), Path::new("model.int8.onnx")).unwrap()
+/// The drift between two sets of embeddings of the same inputs.
+#[derive(Debug, Default)]
+struct Drift {
+    max_steps: i32,
+    min_cosine: f64,
+    same: usize,
+    values: usize,
 }
 
-#[test]
-fn engine_and_tract_agree_on_every_layer_kind() {
-    for (name, spec) in [
-        ("tiny", common::tiny_model_spec().unwrap()),
-        ("every kind", common::every_kind_spec().unwrap()),
-    ] {
-        let bytes = spec.to_bytes().unwrap();
-        let model = Model::decode(&bytes).unwrap();
-        let rt = qdq(&model);
-        let lowered = rt.lowered();
-        let matmuls = model
-            .layers()
-            .iter()
-            .filter(|l| !l.weights().is_empty())
-            .count();
-        assert_eq!(lowered.matmul, matmuls, "{name}: {lowered:?}");
-        assert_eq!(lowered.left_in_float, 0, "{name}: {lowered:?}");
-        let n = model.input().shape().elements() as usize;
-        let (mut worst, mut same, mut total) = (1f64, 0usize, 0usize);
-        let mut s = 99u32;
-        for _ in 0..50 {
-            let q: Vec<i8> = (0..n)
+impl Drift {
+    fn of(engine: &[Vec<i8>], tract: &[Vec<i8>]) -> Self {
+        let mut d = Drift {
+            min_cosine: 1.0,
+            ..Drift::default()
+        };
+        for (e, t) in engine.iter().zip(tract) {
+            assert_eq!(e.len(), t.len());
+            d.min_cosine = d.min_cosine.min(cosine(e, t));
+            for (a, b) in e.iter().zip(t) {
+                d.max_steps = d.max_steps.max((i32::from(*a) - i32::from(*b)).abs());
+                d.same += usize::from(a == b);
+                d.values += 1;
+            }
+        }
+        d
+    }
+}
+
+/// Random int8 inputs of `model`.
+fn inputs(model: &Model<'_>, count: usize) -> Vec<Vec<i8>> {
+    let n = model.input().shape().elements() as usize;
+    let mut s = 99u32;
+    (0..count)
+        .map(|_| {
+            (0..n)
                 .map(|_| {
                     s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
                     (s >> 24) as u8 as i8
                 })
-                .collect();
-            let e = run_model(&model, &q).unwrap();
-            let t = tract_int8(&rt, &model, &q);
-            worst = worst.min(cosine(&e, &t));
-            same += e.iter().zip(&t).filter(|(a, b)| a == b).count();
-            total += e.len();
-            assert_eq!(
-                e, t,
-                "{name}: every layer is lowered, so tract is bit-exact"
-            );
-        }
-        eprintln!("{name}: {lowered:?}; min cosine {worst:.6}, {same}/{total} values identical");
-        assert!(worst >= 0.999, "{name}: min cosine {worst}");
+                .collect()
+        })
+        .collect()
+}
+
+/// The engine's and tract's (on the QDQ graph of `spec`) embeddings of 50 random inputs.
+fn engine_and_tract(spec: &ModelSpec) -> Drift {
+    let bytes = spec.to_bytes().unwrap();
+    let model = Model::decode(&bytes).unwrap();
+    let proto = qdq_onnx(&model, &[]).unwrap();
+    let rt =
+        OnnxEncoder::from_bytes(&proto::to_bytes(&proto), Path::new("model.int8.onnx")).unwrap();
+    let inputs = inputs(&model, 50);
+    let engine: Vec<Vec<i8>> = inputs
+        .iter()
+        .map(|q| run_model(&model, q).unwrap())
+        .collect();
+    let tract: Vec<Vec<i8>> = inputs.iter().map(|q| tract_int8(&rt, &model, q)).collect();
+    Drift::of(&engine, &tract)
+}
+
+/// `spec` with every weighted layer's weight scales set to its first channel's (the same
+/// weights; multipliers and shifts recomputed).
+fn per_tensor(spec: &ModelSpec) -> ModelSpec {
+    let mut s = spec.clone();
+    for l in s.layers.iter_mut().filter(|l| !l.weight_scales.is_empty()) {
+        let scales = vec![l.weight_scales[0]; l.weight_scales.len()];
+        let rebuilt = LayerSpec::weighted(
+            l.kind.clone(),
+            l.input,
+            l.input_quant,
+            l.output_quant,
+            l.weights.clone(),
+            scales,
+            l.bias.clone(),
+        )
+        .unwrap();
+        *l = rebuilt.with_activation(l.activation);
     }
+    s
+}
+
+fn fixtures() -> [(&'static str, ModelSpec); 2] {
+    [
+        ("tiny", common::tiny_model_spec().unwrap()),
+        ("every kind", common::every_kind_spec().unwrap()),
+    ]
 }
 
 #[test]
-fn engine_and_tract_agree_on_held_out_faces() {
+fn tract_on_per_tensor_qdq_files_stays_near_the_engine_on_every_layer_kind() {
+    for ((name, spec), (steps, cosine)) in fixtures().into_iter().zip([
+        (FIXTURE_MAX_STEPS, FIXTURE_MIN_COSINE),
+        (EVERY_KIND_MAX_STEPS, EVERY_KIND_MIN_COSINE),
+    ]) {
+        let d = engine_and_tract(&per_tensor(&spec));
+        eprintln!("{name}, per-tensor weight scales: {d:?}");
+        assert!(d.max_steps <= steps, "{name}: {d:?}");
+        assert!(d.min_cosine >= cosine, "{name}: {d:?}");
+    }
+}
+
+/// tract 0.22 applies channel 0's weight scale to every channel: the per-channel QDQ file is not
+/// a faithful peer on tract. When a tract upgrade fixes it, this fails: then tighten the test
+/// above to per-channel files.
+#[test]
+fn tract_misreads_per_channel_weight_scales() {
+    let (name, spec) = ("tiny", common::tiny_model_spec().unwrap());
+    let d = engine_and_tract(&spec);
+    eprintln!("{name}, per-channel weight scales: {d:?}");
+    assert!(
+        d.max_steps > FIXTURE_MAX_STEPS,
+        "{name}: tract now follows per-channel scales: {d:?}"
+    );
+}
+
+/// ORL and its folder, or `None` (skip) when not cached; panics under `SIAMEDGE_REQUIRE_DATA=1`.
+fn orl() -> Option<(OrlFaces, PathBuf)> {
     let loaded = DataCache::from_env()
         .map_err(|e| e.to_string())
-        .and_then(|c| OrlFaces::load(&c).map_err(|e| e.to_string()));
-    let faces = match loaded {
-        Ok(f) => f,
+        .and_then(|c| {
+            let dir = c.dataset_dir(siamedge_trainer::data::DataSet::Orl);
+            OrlFaces::load(&c)
+                .map(|f| (f, dir))
+                .map_err(|e| e.to_string())
+        });
+    match loaded {
+        Ok(v) => Some(v),
         Err(e) if std::env::var("SIAMEDGE_REQUIRE_DATA").as_deref() == Ok("1") => {
             panic!("SIAMEDGE_REQUIRE_DATA=1 but ORL is not loadable: {e}")
         }
         Err(e) => {
-            eprintln!("skipping: ORL is not cached ({e})");
-            return;
+            eprintln!("skipping: ORL is not cached ({e}); run `siamedge-train data fetch`");
+            None
         }
-    };
-    let fold0 = faces.fold(0).unwrap();
-    let train = orl_set(&faces, &fold0.train, 56, 46).unwrap();
-    let test = orl_set(&faces, &fold0.test, 56, 46).unwrap();
-
-    let cfg = EncoderConfig::compact(56, 46, 32);
-    let varmap = VarMap::new();
-    let enc = encoder(
-        &cfg,
-        seeded_var_builder(&varmap, 5, &Device::Cpu).pp("encoder"),
-    )
-    .unwrap();
-    for chunk in (0..train.len()).collect::<Vec<_>>().chunks(60) {
-        let flat: Vec<f32> = chunk
-            .iter()
-            .flat_map(|&i| train.image(i).to_vec())
-            .collect();
-        let x = Tensor::from_vec(flat, (chunk.len(), 1, 56, 46), &Device::Cpu).unwrap();
-        enc.forward_t(&x, true).unwrap();
     }
-    let weights: HashMap<String, Tensor> = varmap
-        .data()
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-        .collect();
-    let folded = fold(&cfg, &weights, "encoder").unwrap();
-    let images: Vec<&[f32]> = (0..train.len())
-        .step_by(2)
-        .map(|i| train.image(i))
-        .collect();
-    let meta = ModelMeta::placeholder(Task::Face, 0.5).unwrap();
-    let (mut spec, _) = quantize_ptq(
-        &folded,
-        images.iter().copied(),
-        RangeRule::Percentile(99.99),
-        &meta,
-    )
-    .unwrap();
-    let draft = spec.to_bytes().unwrap();
-    let model = Model::decode(&draft).unwrap();
-    let embed = |set: &siamedge_trainer::data::LabelledSet| -> Vec<Vec<i8>> {
-        (0..set.len())
-            .map(|i| run_model(&model, &quantize_input(model.input().quant, set.image(i))).unwrap())
-            .collect()
-    };
-    let points = calibrate_points(
-        model.metric(),
-        &embed(&train),
-        model.embedding().scale,
-        train.labels(),
-        &[1e-3, 1e-2],
-    )
-    .unwrap();
-    spec.decision = decision_spec(&points, 0.5).unwrap();
-    let bytes = spec.to_bytes().unwrap();
-    let model = Model::decode(&bytes).unwrap();
-    let rt = qdq(&model);
-    let matmuls = model
-        .layers()
-        .iter()
-        .filter(|l| !l.weights().is_empty())
-        .count();
-    assert_eq!(
-        rt.lowered(),
-        siamedge_edge::onnx_exact::Lowered {
-            matmul: matmuls,
-            l2: 1,
-            avg_pool: 0,
-            left_in_float: 0
-        }
-    );
+}
 
-    let engine: Vec<Vec<i8>> = (0..test.len())
-        .map(|i| run_model(&model, &quantize_input(model.input().quant, test.image(i))).unwrap())
-        .collect();
-    let tract: Vec<Vec<i8>> = (0..test.len())
-        .map(|i| {
-            tract_int8(
-                &rt,
-                &model,
-                &quantize_input(model.input().quant, test.image(i)),
-            )
-        })
-        .collect();
-    let worst = engine
-        .iter()
-        .zip(&tract)
-        .map(|(a, b)| cosine(a, b))
-        .fold(1.0, f64::min);
-    let pairs = all_pairs(test.labels());
+#[test]
+fn the_shipped_int8_model_stays_near_its_float_graph_on_held_out_faces() {
+    let Some((faces, dir)) = orl() else { return };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/face-orl");
+    let bytes = std::fs::read(root.join("model.sgm")).unwrap();
+    let model = Model::decode(&bytes).unwrap();
+    let float = OnnxEncoder::load(&root.join("model.onnx")).unwrap();
+    let test = faces.fold(0).unwrap().test;
+    let mut arena = vec![0i8; Kernels::best().arena_bytes(&model)];
+    let mut engine = Engine::with_kernels(&model, &mut arena, Kernels::best()).unwrap();
     let scale = model.embedding().scale;
-    let (eg, ei) = int8_distances(model.metric(), &engine, scale, &pairs).unwrap();
-    let (tg, ti) = int8_distances(model.metric(), &tract, scale, &pairs).unwrap();
+    let (mut int8, mut f32_steps) = (Vec::new(), Vec::new());
+    for &i in &test {
+        let path = dir.join(siamedge_trainer::data::orl::file_name(
+            faces.labels[i],
+            (i % 10 + 1) as u32,
+        ));
+        let img = load_gray(&path).unwrap();
+        let q = to_int8(&img, model.input(), &path).unwrap();
+        int8.push(engine.run(&q).unwrap().to_vec());
+        let x = to_input(&img, model.input(), &path).unwrap();
+        // The float embedding in int8 steps (rounded: the template a float encoder stores).
+        f32_steps.push(
+            float
+                .embed(&x)
+                .unwrap()
+                .iter()
+                .map(|v| (v / scale).round().clamp(-128.0, 127.0) as i8)
+                .collect::<Vec<i8>>(),
+        );
+    }
+    let d = Drift::of(&int8, &f32_steps);
+
+    let labels: Vec<u32> = test.iter().map(|&i| faces.labels[i]).collect();
+    let pairs = all_pairs(&labels);
+    let (eg, ei) = int8_distances(model.metric(), &int8, scale, &pairs).unwrap();
+    let (fg, fi) = int8_distances(model.metric(), &f32_steps, scale, &pairs).unwrap();
     let mut flips = 0;
     for p in model.decision().points() {
         let t = f64::from(p.threshold);
         flips += eg
             .iter()
-            .zip(&tg)
-            .chain(ei.iter().zip(&ti))
+            .zip(&fg)
+            .chain(ei.iter().zip(&fi))
             .filter(|(a, b)| (**a <= t) != (**b <= t))
             .count();
     }
     eprintln!(
-        "100 held-out faces: min cosine {worst:.6}; {} pairs x {} points, {flips} decisions differ",
+        "{} held-out faces, int8 engine vs f32 tract: {d:?}; {} pairs x {} points, {flips} decisions differ",
+        test.len(),
         eg.len() + ei.len(),
         model.decision().points().len()
     );
-    assert!(worst >= 0.999, "min cosine {worst}");
-    // Every layer lowered to the engine's arithmetic: the same embeddings, so the same decisions.
-    assert_eq!(
-        engine, tract,
-        "tract's int8 embeddings differ from the engine's"
-    );
-    assert_eq!(
-        flips, 0,
-        "{flips} decisions differ between the engine and tract"
-    );
+    assert_eq!(test.len(), 100);
+    assert!(d.max_steps <= FACE_MAX_STEPS, "{d:?}");
+    assert!(d.min_cosine >= FACE_MIN_COSINE, "{d:?}");
+    assert!(flips <= FACE_MAX_FLIPS, "{flips} decisions differ");
 }
