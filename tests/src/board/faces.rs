@@ -2,7 +2,8 @@
 //! data has been fetched, else deterministic synthetic faces.
 //!
 //! ORL: fold `k`'s test people (`10k..10k+9`, identities the fold's training never sees), resized
-//! from 92x112 with the trainer's area-averaging resize, the same as training and evaluation.
+//! from 92x112 with the preprocessing contract's area-averaging resize
+//! (`siamedge_format::preprocess`), the same as training, evaluation, the edge and the device.
 //! The calibration images (for the fixture model's activation ranges) come from the fold's
 //! training people, never from the test people.
 //!
@@ -15,8 +16,9 @@ use std::path::Path;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use siamedge_format::preprocess::resize_area;
 use siamedge_format::vectors::Source;
-use siamedge_trainer::data::{resize_area, DataCache, OrlFaces};
+use siamedge_trainer::data::{DataCache, OrlFaces};
 
 use super::BoardError;
 

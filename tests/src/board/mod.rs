@@ -16,9 +16,10 @@ pub mod faces;
 pub mod fixture;
 
 use siamedge_engine::{run_model, EngineError};
-use siamedge_format::vectors::{write::VectorsSpec, Probe, VectorsError};
 use siamedge_firmware::{EnrollPolicy, Verifier};
-use siamedge_format::{EmbeddingRef, FormatError, InputSpec, Model};
+use siamedge_format::preprocess::quantize_means;
+use siamedge_format::vectors::{write::VectorsSpec, Probe, VectorsError};
+use siamedge_format::{EmbeddingRef, FormatError, Model};
 
 pub use faces::{Face, Faces};
 
@@ -112,21 +113,6 @@ pub struct BoardInputs {
     pub macs: u64,
 }
 
-/// Quantizes grey pixels (`0.0..=255.0`, not rounded) to the model input exactly as
-/// [`InputSpec::quantize_pixel`] does for integer pixels:
-/// `clamp(round(((p / 255 - mean) / std) / scale) + zero_point, -128, 127)`.
-pub fn quantize_input(input: &InputSpec, pixels: &[f32]) -> Vec<i8> {
-    let (mean, std) = (input.mean[0], input.std[0]);
-    pixels
-        .iter()
-        .map(|&p| {
-            let x = (p / 255.0 - mean) / std;
-            let q = (x / input.quant.scale).round() + f32::from(input.quant.zero_point);
-            q.clamp(-128.0, 127.0) as i8
-        })
-        .collect()
-}
-
 /// Runs the scenario on `model` with the engine and verifier, and encodes the vectors.
 pub fn vectors_for(
     model_bytes: &[u8],
@@ -154,7 +140,11 @@ pub fn vectors_for(
                 shape.w
             )));
         }
-        let input = quantize_input(model.input(), &face.pixels);
+        // The area means, quantized by the preprocessing contract (as the trainer, the edge and
+        // the firmware's fused area path do).
+        let mut input = vec![0i8; expected_len];
+        quantize_means(model.input(), &face.pixels, &mut input)
+            .map_err(|e| BoardError::Invalid(e.to_string()))?;
         embeddings.push(run_model(&model, &input)?);
         inputs.push(input);
     }
@@ -264,18 +254,5 @@ mod tests {
             (128 * 128 * 9 / 10..=128 * 128 * 11 / 10).contains(&norm2),
             "{norm2}"
         );
-    }
-
-    #[test]
-    fn quantize_input_matches_the_integer_formula() {
-        let faces = faces::synthetic(8, 8);
-        let spec = fixture::model_spec(1, &[vec![0.0; 56 * 46]], 1.0).unwrap();
-        let input = &spec.input;
-        let pixels: Vec<f32> = (0..=255).map(|p| p as f32).collect();
-        let q = quantize_input(input, &pixels);
-        for p in 0..=255u8 {
-            assert_eq!(Some(q[usize::from(p)]), input.quantize_pixel(0, p));
-        }
-        assert_eq!(faces.test.len(), 16);
     }
 }
