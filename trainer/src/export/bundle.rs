@@ -18,13 +18,14 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{ModuleT, VarBuilder};
 use sha2::{Digest, Sha256};
+use siamedge_format::preprocess::quantize_unit_image;
 use siamedge_format::{FormatError, Metric, Model, Task};
 
 use super::card::{
     macs, parameters, ArchitectureCard, DataCard, FileCard, ModelCard, ParityCard, ResultCard,
     ThresholdCard, CARD_SCHEMA_VERSION,
 };
-use super::{float_onnx, qdq_onnx, quantize_input, write_onnx, ExportError};
+use super::{float_onnx, qdq_onnx, write_onnx, ExportError};
 use crate::baseline::protocol::{mnist_open_set_split, orl_split, run_method, ProtocolError};
 use crate::baseline::Method;
 use crate::data::{DataCache, DataSet, Mnist, OrlFaces};
@@ -128,12 +129,16 @@ pub enum BundleError {
     Json(#[from] serde_json::Error),
 }
 
-/// Int8 reference-executor embeddings of every image of a set (`images[i]`, NCHW = NHWC for grey).
+/// Int8 reference-executor embeddings of every image of a set (`images[i]`: `p / 255` values,
+/// NCHW = NHWC for grey), each quantized by the preprocessing contract
+/// ([`quantize_unit_image`], the device's and the edge's rule).
 fn engine_embeddings(model: &Model<'_>, images: &[&[f32]]) -> Result<Vec<Vec<i8>>, BundleError> {
     images
         .iter()
         .map(|x| {
-            let q = quantize_input(model.input().quant, x);
+            let mut q = vec![0i8; x.len()];
+            quantize_unit_image(model.input(), x, &mut q)
+                .map_err(|e| BundleError::Engine(e.to_string()))?;
             siamedge_engine::run_model(model, &q).map_err(|e| BundleError::Engine(format!("{e:?}")))
         })
         .collect()

@@ -60,16 +60,6 @@ pub enum ExportError {
     Write(#[from] siamedge_format::file::WriteError),
 }
 
-/// Quantizes a float input exactly as tract's `QuantizeLinear` does: `round(x * (1 / s)) + zp`,
-/// half away from zero, saturating to int8. The reference executor fed this and the QDQ graph fed
-/// `x` start from the same int8 input.
-pub fn quantize_input(q: siamedge_format::Quant, x: &[f32]) -> Vec<i8> {
-    let inv = q.scale.recip();
-    x.iter()
-        .map(|&v| ((v * inv).round() as i32 + i32::from(q.zero_point)).clamp(-128, 127) as i8)
-        .collect()
-}
-
 /// Writes `model` to `path` atomically (temporary file, fsync, rename).
 pub fn write_onnx(path: &Path, model: &tract_onnx::pb::ModelProto) -> Result<(), ExportError> {
     Ok(siamedge_format::file::write_atomic(
