@@ -2,7 +2,11 @@
 # ONNX files written by siamedge's exporters pass onnx's checker and give the same embeddings on
 # onnxruntime as on tract. Makes a venv with pinned PyPI packages (reused between runs), writes the
 # graphs with the `onnx_check_files` example (fixtures, plus every models/*/ with a model.sgm), and
-# runs scripts/check_onnx.py on them.
+# runs scripts/check_onnx.py on them. QDQ graphs are compared with the int8 engine's outputs (the
+# definition of the int8 math), float graphs with tract's.
+#   scripts/check-onnx.sh              the check
+#   scripts/check-onnx.sh --venv-only  only make (or reuse) the venv and print its python
+#                                      (scripts/bench-edge.sh runs onnxruntime from it)
 #   SIAMEDGE_ONNX_VENV  venv folder (default: target/onnx-venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,10 +16,14 @@ venv="${SIAMEDGE_ONNX_VENV:-target/onnx-venv}"
 pins=(onnx==1.17.0 onnxruntime==1.20.1 numpy==2.1.3 protobuf==5.29.3)
 stamp="$venv/.siamedge-pins"
 if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "${pins[*]}" ]]; then
-    echo "check-onnx: creating $venv with ${pins[*]}"
+    echo "check-onnx: creating $venv with ${pins[*]}" >&2
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: "${pins[@]}"
     echo "${pins[*]}" > "$stamp"
+fi
+if [[ "${1:-}" == "--venv-only" ]]; then
+    echo "$venv/bin/python"
+    exit 0
 fi
 
 out="$(mktemp -d)"

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Embedding latency (batch 1) and throughput (batch 32) of a shipped model on one thread, in one
+# run: the edge's int8 path (the engine on model.sgm: reference kernels and the host SIMD kernels
+# of every instruction set the CPU has) and tract f32 on model.onnx (edge/examples/bench.rs),
+# beside onnxruntime int8 (model.int8.onnx) and f32 (model.onnx) at default settings with
+# intra_op_num_threads=1 (the pinned venv of scripts/check-onnx.sh). Prints one table and the
+# ratios of our int8 to onnxruntime's int8 (above 1: we are faster).
+#   scripts/bench-edge.sh [MODEL_DIR]   (default models/face-orl)
+# A benchmark, not a test: numbers depend on the machine and its load; nothing fails on them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+model="${1:-models/face-orl}"
+python="$(scripts/check-onnx.sh --venv-only)"
+rows="$(mktemp)"
+trap 'rm -f "$rows"' EXIT
+cargo run --quiet --release -p siamedge-edge --example bench -- --model "$model" --json > "$rows"
+
+"$python" - "$model" "$rows" <<'PY'
+import json
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+model, rows_file = sys.argv[1], sys.argv[2]
+rows = [json.loads(line) for line in open(rows_file)]
+BATCH = 32
+
+
+def median_ms(run, n):
+    for _ in range(min(n, 20)):
+        run()
+    t = []
+    for _ in range(n):
+        s = time.perf_counter()
+        run()
+        t.append(time.perf_counter() - s)
+    return 1e3 * float(np.median(t))
+
+
+def per_second(run_batch):
+    run_batch()
+    start, n = time.perf_counter(), 0
+    while time.perf_counter() - start < 1.0 or n < 3:
+        run_batch()
+        n += 1
+    return n * BATCH / (time.perf_counter() - start)
+
+
+def onnxruntime_row(name, path):
+    opts = ort.SessionOptions()  # default graph optimizations
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    shape = [d if isinstance(d, int) else 1 for d in inp.shape]
+    rng = np.random.default_rng(0)
+    x1 = rng.random([1] + shape[1:], dtype=np.float32)
+    if isinstance(inp.shape[0], int) and inp.shape[0] == 1:
+        xs = [rng.random([1] + shape[1:], dtype=np.float32) for _ in range(BATCH)]
+        batch = lambda: [sess.run(None, {inp.name: x}) for x in xs]  # noqa: E731
+    else:
+        x32 = rng.random([BATCH] + shape[1:], dtype=np.float32)
+        batch = lambda: sess.run(None, {inp.name: x32})  # noqa: E731
+    return {
+        "runtime": name,
+        "batch1_ms": median_ms(lambda: sess.run(None, {inp.name: x1}), 2000),
+        "batch32_images_per_s": per_second(batch),
+    }
+
+
+ort_int8 = onnxruntime_row(f"int8 onnxruntime {ort.__version__} (model.int8.onnx)", f"{model}/model.int8.onnx")
+ort_f32 = onnxruntime_row(f"f32 onnxruntime {ort.__version__} (model.onnx)", f"{model}/model.onnx")
+rows += [ort_int8, ort_f32]
+
+print(f"{model}, one thread")
+print(f"{'runtime':<48} {'batch 1 ms':>11} {'batch 32 images/s':>18}")
+for r in rows:
+    print(f"{r['runtime']:<48} {r['batch1_ms']:>11.3f} {r['batch32_images_per_s']:>18.0f}")
+print()
+print("ours vs onnxruntime int8 (above 1: ours is faster)")
+for r in rows:
+    if r["runtime"].startswith("int8 engine"):
+        lat = ort_int8["batch1_ms"] / r["batch1_ms"]
+        thr = r["batch32_images_per_s"] / ort_int8["batch32_images_per_s"]
+        print(f"{r['runtime']:<48} batch 1 x{lat:.2f}, batch 32 x{thr:.2f}")
+PY
