@@ -80,10 +80,16 @@ pub enum BaselineRunError {
     },
     /// The data could not be loaded.
     #[error(transparent)]
-    Split(#[from] SplitError),
+    Split(Box<SplitError>),
     /// A split could not be built or a method failed.
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
+}
+
+impl From<SplitError> for BaselineRunError {
+    fn from(e: SplitError) -> Self {
+        Self::Split(Box::new(e))
+    }
 }
 
 /// The splits every method runs on.

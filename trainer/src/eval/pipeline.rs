@@ -107,7 +107,7 @@ pub enum EvalRunError {
     Manifest(#[from] ManifestError),
     /// A run's split could not be rebuilt.
     #[error(transparent)]
-    Split(#[from] SplitError),
+    Split(Box<SplitError>),
     /// The network could not be built.
     #[error("building the run's network: {0}")]
     Model(#[from] ModelError),
@@ -153,6 +153,12 @@ pub enum EvalRunError {
     /// The report could not be serialized.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+}
+
+impl From<SplitError> for EvalRunError {
+    fn from(e: SplitError) -> Self {
+        Self::Split(Box::new(e))
+    }
 }
 
 /// The model's test distances and report, for the table and the plots.

@@ -102,7 +102,7 @@ pub enum BundleError {
     Quant(#[from] QuantError),
     /// The data could not be loaded.
     #[error(transparent)]
-    Split(#[from] SplitError),
+    Split(Box<SplitError>),
     /// A baseline failed.
     #[error(transparent)]
     Baseline(#[from] ProtocolError),
@@ -127,6 +127,12 @@ pub enum BundleError {
     /// The card could not be serialized.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+}
+
+impl From<SplitError> for BundleError {
+    fn from(e: SplitError) -> Self {
+        Self::Split(Box::new(e))
+    }
 }
 
 /// Int8 reference-executor embeddings of every image of a set (`images[i]`: `p / 255` values,

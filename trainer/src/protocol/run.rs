@@ -46,10 +46,16 @@ pub enum RunError {
     },
     /// The split could not be rebuilt.
     #[error(transparent)]
-    Split(#[from] SplitError),
+    Split(Box<SplitError>),
     /// The validation identities could not be carved out.
     #[error(transparent)]
     Train(#[from] TrainError),
+}
+
+impl From<SplitError> for RunError {
+    fn from(e: SplitError) -> Self {
+        Self::Split(Box::new(e))
+    }
 }
 
 /// A Siamese CNN run read back.

@@ -77,7 +77,7 @@ pub enum QuantError {
     },
     /// A run folder is unusable.
     #[error(transparent)]
-    Run(#[from] crate::protocol::RunError),
+    Run(Box<crate::protocol::RunError>),
     /// The QAT weights could not be written.
     #[error("writing {path}: {source}")]
     Checkpoint {
@@ -104,4 +104,10 @@ pub enum QuantError {
     /// candle failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+}
+
+impl From<crate::protocol::RunError> for QuantError {
+    fn from(e: crate::protocol::RunError) -> Self {
+        Self::Run(Box::new(e))
+    }
 }

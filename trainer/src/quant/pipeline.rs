@@ -159,7 +159,7 @@ pub fn float_embeddings(
 ) -> Result<Vec<Vec<f32>>, QuantError> {
     let s = set.shape();
     (0..set.len())
-        .map(|i| Ok(folded.forward(&nhwc_image(set.image(i), (s.channels, s.height, s.width)))?))
+        .map(|i| folded.forward(&nhwc_image(set.image(i), (s.channels, s.height, s.width))))
         .collect()
 }
 

@@ -99,7 +99,7 @@ impl TrainLog {
     /// Records `r`; writes a line when it is due (see [`TrainLog::open`]) or when `last` is set.
     pub fn record(&mut self, r: &StepReport, last: bool) -> Result<(), TrainError> {
         self.pending.push(r.loss);
-        let due = (self.every > 0 && r.step % self.every == 0)
+        let due = (self.every > 0 && r.step.is_multiple_of(self.every))
             || r.validation_eer.is_some()
             || r.step == r.total
             || last;

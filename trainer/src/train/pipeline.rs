@@ -60,7 +60,7 @@ pub enum TrainRunError {
     },
     /// The split could not be built.
     #[error(transparent)]
-    Split(#[from] SplitError),
+    Split(Box<SplitError>),
     /// Training failed.
     #[error("training: {0}")]
     Train(#[from] TrainError),
@@ -78,6 +78,12 @@ pub enum TrainRunError {
     /// The summary could not be serialized.
     #[error("writing the summary: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl From<SplitError> for TrainRunError {
+    fn from(e: SplitError) -> Self {
+        Self::Split(Box::new(e))
+    }
 }
 
 /// What `summary.json` holds: the run's manifest, then its results.

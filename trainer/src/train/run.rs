@@ -111,7 +111,10 @@ pub fn run(
         losses.push(loss);
         let step = trainer.step_index();
         let validation_eer = match validation {
-            Some(val) if step == total || (opts.eval_every > 0 && step % opts.eval_every == 0) => {
+            Some(val)
+                if step == total
+                    || (opts.eval_every > 0 && step.is_multiple_of(opts.eval_every)) =>
+            {
                 Some(
                     verify(trainer.model(), val, &[], trainer.device())?
                         .eer
@@ -132,7 +135,7 @@ pub fn run(
             opts.patience > 0 && trainer.evals_since_best() >= opts.patience && step < total;
         interrupted = !stopped_early && step < end && stop_requested();
         if let Some(dir) = &opts.checkpoint_dir {
-            let periodic = opts.checkpoint_every > 0 && step % opts.checkpoint_every == 0;
+            let periodic = opts.checkpoint_every > 0 && step.is_multiple_of(opts.checkpoint_every);
             if periodic || step == end || stopped_early || interrupted {
                 trainer.save(dir, "last")?;
             }
