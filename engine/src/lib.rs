@@ -312,7 +312,7 @@ impl<'m, 'a> Engine<'m, 'a> {
         }
         for step in steps.iter_mut() {
             if let Some(p) = step.host {
-                if !pack_host(&step.op, &p, host) {
+                if !isa.is_some_and(|isa| pack_host(isa, &step.op, &p, host)) {
                     step.host = None;
                 }
             }
@@ -563,24 +563,24 @@ fn cast_mut<T: bytemuck::Pod>(bytes: Option<&mut [i8]>) -> Option<&mut [T]> {
     bytemuck::try_cast_slice_mut(bytes?).ok()
 }
 
-/// Writes the packed weights and table of the host step `op` at `p` in `host`; `false` when
+/// Writes the packed weights and table of the host step `op` at `p` in `host` for `isa`; `false` when
 /// they do not fit (the step then runs the reference kernel).
-fn pack_host(op: &Op<'_>, p: &Placed, host: &mut [i8]) -> bool {
+fn pack_host(isa: Isa, op: &Op<'_>, p: &Placed, host: &mut [i8]) -> bool {
     let g = &p.gemm;
-    let (weights, channels) = match op {
-        Op::Conv2d(k) => (k.weights, &k.channels),
-        Op::Dense(k) => (k.weights, &k.channels),
+    let (weights, channels, offset) = match op {
+        Op::Conv2d(k) => (k.weights, &k.channels, k.input_offset),
+        Op::Dense(k) => (k.weights, &k.channels, k.input_offset),
         _ => return false,
     };
     let Some(table) = cast_mut::<i32>(host.get_mut(p.table..p.table + 4 * g.table_words())) else {
         return false;
     };
-    host::pack_table(g, channels, table);
+    host::pack_table(isa, g, channels, weights, offset, table);
     let at = p.weights..p.weights + 2 * g.weight_values();
     let Some(packed) = cast_mut::<i16>(host.get_mut(at)) else {
         return false;
     };
-    host::pack_weights(g, weights, packed);
+    host::pack_weights(isa, g, weights, packed);
     true
 }
 

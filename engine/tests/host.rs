@@ -12,16 +12,18 @@ use siamedge_engine::kernels::dense::Dense;
 use siamedge_engine::{needed_arena_bytes, Engine, EngineError, Kernels, LayerKernel};
 use siamedge_format::{LayerKind, Model, ModelSpec};
 
-/// Packed weights, table and panel of `gemm` (the panel filled with garbage first).
+/// Packed weights, table and panel of `gemm` for `isa` (the panel filled with garbage first).
 fn blocks(
+    isa: Isa,
     gemm: &Gemm,
     weights: &[i8],
     channels: &siamedge_engine::kernels::Channels<'_>,
+    input_offset: i32,
 ) -> (Vec<i16>, Vec<i32>, Vec<i16>) {
     let mut w = vec![0x5555i16; gemm.weight_values()];
     let mut t = vec![0x5555i32; gemm.table_words()];
-    host::pack_weights(gemm, weights, &mut w);
-    host::pack_table(gemm, channels, &mut t);
+    host::pack_weights(isa, gemm, weights, &mut w);
+    host::pack_table(isa, gemm, channels, weights, input_offset, &mut t);
     (w, t, vec![0x3333i16; gemm.panel_values()])
 }
 
@@ -42,7 +44,7 @@ fn compare_layers(bytes: &[u8], seed: u64) -> Result<usize, TestCaseError> {
                     let k = Conv2d::prepare(i, layer, w).unwrap();
                     k.eval(&input, &mut reference);
                     let gemm = Gemm::conv(&k);
-                    let (w, t, mut p) = blocks(&gemm, k.weights, &k.channels);
+                    let (w, t, mut p) = blocks(isa, &gemm, k.weights, &k.channels, k.input_offset);
                     let ops = Operands {
                         gemm,
                         weights: &w,
@@ -55,7 +57,7 @@ fn compare_layers(bytes: &[u8], seed: u64) -> Result<usize, TestCaseError> {
                     let k = Dense::prepare(i, layer).unwrap();
                     k.eval(&input, &mut reference);
                     let gemm = Gemm::dense(&k);
-                    let (w, t, mut p) = blocks(&gemm, k.weights, &k.channels);
+                    let (w, t, mut p) = blocks(isa, &gemm, k.weights, &k.channels, k.input_offset);
                     let ops = Operands {
                         gemm,
                         weights: &w,
@@ -194,10 +196,19 @@ fn weight_and_table_layout() {
     assert_eq!((gemm.pairs, gemm.tiles), (2, 1));
     let weights = [1i8, 2, 3, 4, 5, 6, 7, 8, -9];
     let mut out = vec![0x55i16; gemm.weight_values()];
-    host::pack_weights(&gemm, &weights, &mut out);
+    host::pack_weights(Isa::Avx2, &gemm, &weights, &mut out);
     // Pair 0: (w[c][0], w[c][1]) for c = 0..3, then zeros to 16 channels.
     assert_eq!(&out[..8], &[1, 2, 4, 5, 7, 8, 0, 0]);
     // Pair 1: (w[c][2], 0).
     assert_eq!(&out[32..38], &[3, 0, 6, 0, -9, 0]);
     assert!(out[38..64].iter().all(|&v| v == 0));
+    // Bytes: quad 0 is (w[c][0], w[c][1], w[c][2], 0) for c = 0..3.
+    host::pack_weights(Isa::Avx512Vnni, &gemm, &weights, &mut out);
+    let bytes: Vec<i8> = out
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .map(|b| b as i8)
+        .collect();
+    assert_eq!(&bytes[..12], &[1, 2, 3, 0, 4, 5, 6, 0, 7, 8, -9, 0]);
+    assert!(bytes[12..].iter().all(|&v| v == 0));
 }

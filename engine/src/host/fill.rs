@@ -111,3 +111,85 @@ fn interior(
     pad.fill(0);
     true
 }
+
+/// The unsigned rows of the byte kernels (AVX-512 VNNI `vpdpbusd`): `x + 128` as u8 (`0..=255`)
+/// instead of `x - zp` as i16, padding taps and the row's tail `pad = zp + 128` (so that they
+/// stand for `x = zp`; the kernels subtract `pad * sum w` once per channel through the bias).
+#[inline(always)]
+pub fn vector_u8(values: &[i8], pad: u8, row: &mut [u8]) {
+    let n = values.len().min(row.len());
+    let (head, tail) = row.split_at_mut(n);
+    for (r, &v) in head.iter_mut().zip(values) {
+        *r = v as u8 ^ 0x80;
+    }
+    tail.fill(pad);
+}
+
+/// [`im2col`] as unsigned bytes (see [`vector_u8`]).
+#[inline(always)]
+pub fn im2col_u8(g: &Geometry, input: &[i8], (oy, ox): (usize, usize), pad: u8, row: &mut [u8]) {
+    let c = g.in_c;
+    let interior = (oy * g.stride_h)
+        .checked_sub(g.pad_top)
+        .zip((ox * g.stride_w).checked_sub(g.pad_left))
+        .filter(|&(y0, x0)| {
+            y0 + (g.kernel_h - 1) * g.dilation_h < g.in_h
+                && x0 + (g.kernel_w - 1) * g.dilation_w < g.in_w
+        });
+    let k = g.kernel_h * g.kernel_w * c;
+    if let (Some((y0, x0)), true) = (interior, row.len() >= k) {
+        let (taps, tail) = row.split_at_mut(k);
+        if c == 1 && g.kernel_w == 3 && g.dilation_w == 1 {
+            for (ky, d) in taps.chunks_exact_mut(3).enumerate() {
+                let from = (y0 + ky * g.dilation_h) * g.in_w + x0;
+                if let (Some(src), [d0, d1, d2]) = (input.get(from..from + 3), d) {
+                    *d0 = src[0] as u8 ^ 0x80;
+                    *d1 = src[1] as u8 ^ 0x80;
+                    *d2 = src[2] as u8 ^ 0x80;
+                }
+            }
+        } else {
+            let mut dst = taps.chunks_exact_mut(c);
+            for ky in 0..g.kernel_h {
+                let base = ((y0 + ky * g.dilation_h) * g.in_w + x0) * c;
+                for kx in 0..g.kernel_w {
+                    let from = base + kx * g.dilation_w * c;
+                    if let (Some(d), Some(src)) = (dst.next(), input.get(from..from + c)) {
+                        for (d, &v) in d.iter_mut().zip(src) {
+                            *d = v as u8 ^ 0x80;
+                        }
+                    }
+                }
+            }
+        }
+        tail.fill(pad);
+        return;
+    }
+    let mut at = 0;
+    for ky in 0..g.kernel_h {
+        let iy = g.in_row(oy, ky);
+        for kx in 0..g.kernel_w {
+            let Some(dst) = row.get_mut(at..at + c) else {
+                return;
+            };
+            let src = match (iy, g.in_col(ox, kx)) {
+                (Some(iy), Some(ix)) => {
+                    input.get((iy * g.in_w + ix) * c..(iy * g.in_w + ix + 1) * c)
+                }
+                _ => None,
+            };
+            match src {
+                Some(src) => {
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = v as u8 ^ 0x80;
+                    }
+                }
+                None => dst.fill(pad),
+            }
+            at += c;
+        }
+    }
+    if let Some(tail) = row.get_mut(at..) {
+        tail.fill(pad);
+    }
+}

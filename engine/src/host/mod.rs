@@ -53,8 +53,10 @@ pub enum Isa {
     Sse2,
     /// x86-64 AVX2: 256-bit `vpmaddwd`, 4 rows x 16 channels; vector requantization.
     Avx2,
-    /// x86-64 AVX-512 with VNNI (`avx512f`, `avx512bw`, `avx512vnni`): `vpdpwssd`, 8 rows x 16
-    /// channels; vector requantization.
+    /// x86-64 AVX-512 with VNNI (`avx512f`, `avx512bw`, `avx512vnni`): `vpdpbusd` on unsigned
+    /// bytes `x + 128` times int8 weights, four exact products summed into each i32 lane (no
+    /// 16-bit intermediate; the bias absorbs `-(zp + 128) * sum w`), 8 rows x 16 channels;
+    /// vector requantization.
     Avx512Vnni,
     /// aarch64 NEON (baseline): `smull`/`smull2` and pairwise adds, 4 rows x 16 channels;
     /// scalar requantization.
@@ -88,6 +90,12 @@ impl Isa {
         [Isa::Avx512Vnni, Isa::Avx2, Isa::Sse2, Isa::Neon]
             .into_iter()
             .find(|isa| isa.available())
+    }
+
+    /// Whether its kernels take bytes (weights as int8 quads, rows as `x + 128`; see
+    /// [`pack_weights`]) rather than i16 pairs.
+    pub fn bytes(self) -> bool {
+        self == Isa::Avx512Vnni
     }
 
     /// Every instruction set this CPU runs, slowest first (for tests and benchmarks).
@@ -236,33 +244,64 @@ pub fn arena_bytes(model: &Model<'_>) -> usize {
     crate::needed_arena_bytes(model) + layers + panel + ALIGN
 }
 
-/// Lays `weights` (`[n][k]` int8, row-major: OHWI filters or dense rows) out for the kernels:
-/// value `((t * pairs + j) * TILE + c) * 2 + h` of `out` is `w[t * TILE + c][2 * j + h]`
-/// widened to i16, 0 past `n` channels or `k` values. `out` holds `gemm.weight_values()`.
-pub fn pack_weights(gemm: &Gemm, weights: &[i8], out: &mut [i16]) {
+/// Lays `weights` (`[n][k]` int8, row-major: OHWI filters or dense rows) out for the kernels of
+/// `isa`, 0 past `n` channels or `k` values. `out` holds `gemm.weight_values()` i16.
+/// - i16 pairs (all but [`Isa::bytes`]): value `((t * pairs + j) * TILE + c) * 2 + h` is
+///   `w[t * TILE + c][2 * j + h]` widened to i16;
+/// - int8 quads ([`Isa::bytes`]): byte `((t * quads + q) * TILE + c) * 4 + h` of `out` is
+///   `w[t * TILE + c][4 * q + h]`, `quads = ceil(k / 4)` (64 bytes per quad and tile, as many as
+///   a pair takes, so the blocks have one size for every instruction set).
+pub fn pack_weights(isa: Isa, gemm: &Gemm, weights: &[i8], out: &mut [i16]) {
     out.fill(0);
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
+    let quads = gemm.k.div_ceil(4);
     for (o, row) in weights.chunks_exact(gemm.k).take(gemm.n).enumerate() {
         let (t, c) = (o / TILE, o % TILE);
         for (k, &w) in row.iter().enumerate() {
-            let (j, h) = (k / 2, k % 2);
-            if let Some(v) = out.get_mut(((t * gemm.pairs + j) * TILE + c) * 2 + h) {
-                *v = i16::from(w);
+            if isa.bytes() {
+                let (q, h) = (k / 4, k % 4);
+                if let Some(v) = bytes.get_mut(((t * quads + q) * TILE + c) * 4 + h) {
+                    *v = w as u8;
+                }
+            } else {
+                let (j, h) = (k / 2, k % 2);
+                let at = 2 * (((t * gemm.pairs + j) * TILE + c) * 2 + h);
+                if let Some(v) = bytes.get_mut(at..at + 2) {
+                    v.copy_from_slice(&i16::from(w).to_ne_bytes());
+                }
             }
         }
     }
 }
 
-/// Lays the per-channel parameters out for the kernels: tile `t` holds [`TABLE_FIELDS`] rows
-/// of [`TILE`] i32, `[bias, multiplier, left, right, mask, half_mask, zero_point, min, max]`
-/// of channels `t * TILE ..` (the fields of [`Requant`](crate::kernels::requant::Requant));
-/// channels past `n` get zeros. `out` holds `gemm.table_words()`.
-pub fn pack_table(gemm: &Gemm, channels: &crate::kernels::Channels<'_>, out: &mut [i32]) {
+/// Lays the per-channel parameters out for the kernels of `isa`: tile `t` holds
+/// [`TABLE_FIELDS`] rows of [`TILE`] i32, `[bias, multiplier, left, right, mask, half_mask,
+/// zero_point, min, max]` of channels `t * TILE ..` (the fields of
+/// [`Requant`](crate::kernels::requant::Requant)); channels past `n` get zeros. For the byte
+/// kernels ([`Isa::bytes`]) the bias is `bias - (128 - input_offset) * sum_k w[o][k]` (wrapping,
+/// as the accumulators): their rows hold `x + 128`, and `(x + 128) - (zp + 128) = x - zp`.
+/// `weights` are the `[n][k]` weights, `input_offset` is `-input_zero_point`; `out` holds
+/// `gemm.table_words()`.
+pub fn pack_table(
+    isa: Isa,
+    gemm: &Gemm,
+    channels: &crate::kernels::Channels<'_>,
+    weights: &[i8],
+    input_offset: i32,
+    out: &mut [i32],
+) {
     out.fill(0);
-    for o in 0..gemm.n {
+    let rows = weights.chunks_exact(gemm.k.max(1));
+    for (o, row) in (0..gemm.n).zip(rows.map(Some).chain(core::iter::repeat(None))) {
         let (t, c) = (o / TILE, o % TILE);
         let r = channels.requant(o);
+        let mut bias = channels.bias(o);
+        if isa.bytes() {
+            let sum: i32 = row.unwrap_or(&[]).iter().map(|&w| i32::from(w)).sum();
+            bias = bias.wrapping_sub((128 - input_offset).wrapping_mul(sum));
+        }
         let fields = [
-            channels.bias(o),
+            bias,
             r.multiplier,
             r.left as i32,
             r.right as i32,
@@ -338,12 +377,22 @@ pub fn conv2d(
     let offset = k.input_offset;
     // Rows come in order: the position steps along the output row by row.
     let (mut oy, mut ox) = (0, 0);
-    gemm(isa, ops, rows, output, move |row| {
-        fill::im2col(&g, input, (oy, ox), offset, row);
+    let mut next = move || {
+        let at = (oy, ox);
         ox += 1;
         if ox == g.out_w {
             (oy, ox) = (oy + 1, 0);
         }
+        at
+    };
+    if isa.bytes() {
+        let pad = (128 - offset) as u8;
+        return gemm_bytes(isa, ops, rows, output, move |row| {
+            fill::im2col_u8(&g, input, next(), pad, row)
+        });
+    }
+    gemm(isa, ops, rows, output, move |row| {
+        fill::im2col(&g, input, next(), offset, row)
     })
 }
 
@@ -354,6 +403,12 @@ pub fn dense(isa: Isa, k: &Dense<'_>, ops: Operands<'_>, input: &[i8], output: &
         return false;
     }
     let offset = k.input_offset;
+    if isa.bytes() {
+        let pad = (128 - offset) as u8;
+        return gemm_bytes(isa, ops, 1, output, |row| {
+            fill::vector_u8(&input[..k.depth], pad, row)
+        });
+    }
     gemm(isa, ops, 1, output, |row| {
         fill::vector(&input[..k.depth], offset, row)
     })
@@ -368,10 +423,35 @@ fn gemm(
     output: &mut [i8],
     fill: impl FnMut(&mut [i16]),
 ) -> bool {
-    if !isa.available() || !ops.fit() || output.len() < rows * ops.gemm.n {
+    if isa.bytes() || !isa.available() || !ops.fit() || output.len() < rows * ops.gemm.n {
         return false;
     }
     run(isa, ops, rows, output, fill)
+}
+
+/// [`gemm`] for the byte kernels ([`Isa::bytes`]): rows of `4 * ceil(k / 4)` bytes.
+fn gemm_bytes(
+    isa: Isa,
+    ops: Operands<'_>,
+    rows: usize,
+    output: &mut [i8],
+    fill: impl FnMut(&mut [u8]),
+) -> bool {
+    if !isa.bytes() || !isa.available() || !ops.fit() || output.len() < rows * ops.gemm.n {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: AVX-512 VNNI is available (checked above); the operands and the output have
+        // the sizes the kernel indexes (`Operands::fit`, `rows * n`).
+        unsafe { x86::avx512::gemm(ops, rows, output, fill) };
+        true
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = fill;
+        false
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -388,8 +468,7 @@ fn run(
         match isa {
             Isa::Sse2 => x86::sse2::gemm(ops, rows, output, fill),
             Isa::Avx2 => x86::avx2::gemm(ops, rows, output, fill),
-            Isa::Avx512Vnni => x86::avx512::gemm(ops, rows, output, fill),
-            Isa::Neon => return false,
+            Isa::Avx512Vnni | Isa::Neon => return false,
         }
     }
     true

@@ -229,20 +229,74 @@ pub(super) mod avx2 {
 
 pub(super) mod avx512 {
     use super::*;
+    use crate::host::{Operands, TABLE_FIELDS, TILE};
 
-    super::super::driver!("avx512f,avx512bw,avx512vnni", 8);
-
-    /// `R` rows (at most 8 in use) x 16 channels: one `vpdpwssd` per row and pair (the
-    /// non-saturating form; `vpdpwssds` would saturate), and the requantization on 16 lanes.
+    /// The byte GEMM (see `Isa::Avx512Vnni`): rows of `4 * quads` unsigned bytes, weights in
+    /// int8 quads, 8 rows x 16 channels per tile.
     ///
     /// # Safety
-    /// As [`sse2::tile`](super::sse2::tile).
+    /// The CPU has AVX-512 F, BW and VNNI; `ops` fit (`Operands::fit`) and `output` holds
+    /// `rows * ops.gemm.n` values.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(crate) unsafe fn gemm(
+        ops: Operands<'_>,
+        rows: usize,
+        output: &mut [i8],
+        mut fill: impl FnMut(&mut [u8]),
+    ) {
+        let g = ops.gemm;
+        let quads = g.k.div_ceil(4);
+        let width = 4 * quads;
+        let panel: &mut [u8] = bytemuck::cast_slice_mut(ops.panel);
+        let weights: &[u8] = bytemuck::cast_slice(ops.weights);
+        let tile_bytes = quads * TILE * 4;
+        let tile_words = TABLE_FIELDS * TILE;
+        let mut p0 = 0;
+        while p0 < rows {
+            let r = (rows - p0).min(8);
+            for row in panel.chunks_exact_mut(width).take(r) {
+                fill(row);
+            }
+            for t in 0..g.tiles {
+                let lanes = (g.n - t * TILE).min(TILE);
+                let w = weights[t * tile_bytes..].as_ptr();
+                let table = &ops.table[t * tile_words..(t + 1) * tile_words];
+                let out = output[p0 * g.n + t * TILE..].as_mut_ptr();
+                let x = panel.as_ptr();
+                // SAFETY: rows `p0..p0 + r` of the panel are filled (`r * width` bytes), tile
+                // `t` of the weights holds `quads` quads of `TILE` channels (`Operands::fit`:
+                // `quads <= pairs`), and the output rows `p0..p0 + r` hold `n` values each, of
+                // which the tile writes `lanes` from column `t * TILE`.
+                unsafe {
+                    match r {
+                        1 => tile::<1>(x, quads, w, table, out, g.n, lanes),
+                        2 => tile::<2>(x, quads, w, table, out, g.n, lanes),
+                        3 => tile::<3>(x, quads, w, table, out, g.n, lanes),
+                        4 => tile::<4>(x, quads, w, table, out, g.n, lanes),
+                        5 => tile::<5>(x, quads, w, table, out, g.n, lanes),
+                        6 => tile::<6>(x, quads, w, table, out, g.n, lanes),
+                        7 => tile::<7>(x, quads, w, table, out, g.n, lanes),
+                        _ => tile::<8>(x, quads, w, table, out, g.n, lanes),
+                    }
+                }
+            }
+            p0 += r;
+        }
+    }
+
+    /// `R` rows x 16 channels: one `vpdpbusd` per row and quad (the non-saturating form:
+    /// `vpdpbusds` would saturate the sum; the products themselves are exact i32), and the
+    /// requantization on 16 lanes.
+    ///
+    /// # Safety
+    /// `panel` holds `R` rows of `quads` 4-byte groups, `w` `quads` quads of 16 channels, `out`
+    /// `R` rows of `stride` bytes of which `lanes` are written; `table` is one tile's table.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     #[inline]
-    pub(super) unsafe fn tile<const R: usize>(
-        panel: *const i16,
-        pairs: usize,
-        w: *const i16,
+    unsafe fn tile<const R: usize>(
+        panel: *const u8,
+        quads: usize,
+        w: *const u8,
         table: &[i32],
         out: *mut i8,
         stride: usize,
@@ -252,12 +306,12 @@ pub(super) mod avx512 {
         unsafe {
             let field = |f: usize| _mm512_loadu_si512(table.as_ptr().add(f * 16).cast());
             let mut acc = [field(0); R];
-            let a = panel.cast::<i32>();
-            for j in 0..pairs {
-                let wj = _mm512_loadu_si512(w.add(j * 32).cast());
+            let width = 4 * quads;
+            for q in 0..quads {
+                let wq = _mm512_loadu_si512(w.add(q * 64).cast());
                 for (r, acc) in acc.iter_mut().enumerate() {
-                    let x = _mm512_set1_epi32(a.add(r * pairs + j).read_unaligned());
-                    *acc = _mm512_dpwssd_epi32(*acc, x, wj);
+                    let x = panel.add(r * width + 4 * q).cast::<i32>().read_unaligned();
+                    *acc = _mm512_dpbusd_epi32(*acc, _mm512_set1_epi32(x), wq);
                 }
             }
             let (multiplier, left, right) = (field(1), field(2), field(3));
