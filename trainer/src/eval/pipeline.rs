@@ -32,9 +32,7 @@ use super::{
 use crate::baseline::protocol::{run_method_with_distances, ProtocolError};
 use crate::baseline::Method;
 use crate::model::{seeded_var_builder, Arch, Model, ModelError};
-use crate::plot::{
-    self, CurvesFigure, DetFigure, EmbeddingFigure, HistogramFigure, PlotError, RocCurve, RocFigure,
-};
+use crate::plot::{save_report_figures, PlotError, ReportFigures, RocCurve};
 use crate::protocol::{
     validation_splits, DataKind, ManifestError, RunManifest, SplitError, Splits, FAR_TARGETS,
     MANIFEST_FILE, WEIGHTS_FILE,
@@ -127,9 +125,6 @@ pub enum EvalRunError {
         /// Why.
         source: ProtocolError,
     },
-    /// The test set gave no embeddings to map.
-    #[error("no test embeddings to map")]
-    NoEmbeddings,
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io {
@@ -427,13 +422,27 @@ pub fn evaluate_runs(args: &EvalOptions) -> Result<EvalOutcome, EvalRunError> {
             true,
         )?];
         curves.extend(first.baselines.iter().map(|b| b.3.clone()));
-        files.extend(draw_plots(
-            first_run,
+        let log = first_run.join(LOG_FILE);
+        let ours = &first.ours;
+        files.extend(save_report_figures(
+            ReportFigures {
+                what: format!("{} fold {}", report.dataset, ours.report.folds[0].fold),
+                model: &ours.report.name,
+                curves,
+                genuine: &ours.genuine,
+                impostor: &ours.impostor,
+                threshold: ours.threshold,
+                log: if log.exists() {
+                    Some(read_log(&log)?)
+                } else {
+                    None
+                },
+                embeddings: ours
+                    .embeddings
+                    .as_deref()
+                    .map(|e| (e, first.splits.test.labels())),
+            },
             &out,
-            &report,
-            &first.ours,
-            curves,
-            &first.splits,
         )?);
         md.push_str(
             "\n![ROC](roc.png) ![DET](det.png)\n\n![distances](histogram.png)\n\n\
@@ -492,72 +501,4 @@ fn accuracy_table(r: &BenchmarkReport) -> String {
         }
     }
     s
-}
-
-fn draw_plots(
-    run: &Path,
-    out: &Path,
-    report: &BenchmarkReport,
-    ours: &ModelResult,
-    curves: Vec<RocCurve>,
-    splits: &Splits,
-) -> Result<Vec<PathBuf>, EvalRunError> {
-    let what = format!("{} fold {}", report.dataset, ours.report.folds[0].fold);
-    let mut files = Vec::new();
-    let size = (900, 650);
-    files.extend(plot::save(
-        &RocFigure {
-            title: format!("ROC, {what} (test identities)"),
-            curves: curves.clone(),
-        },
-        &out.join("roc"),
-        size,
-    )?);
-    files.extend(plot::save(
-        &DetFigure {
-            title: format!("DET, {what} (test identities)"),
-            curves,
-        },
-        &out.join("det"),
-        size,
-    )?);
-    files.extend(plot::save(
-        &HistogramFigure {
-            title: format!("{}: test distances, {what}", ours.report.name),
-            genuine: ours.genuine.clone(),
-            impostor: ours.impostor.clone(),
-            threshold: Some(ours.threshold),
-        },
-        &out.join("histogram"),
-        size,
-    )?);
-    let log = run.join(LOG_FILE);
-    if log.exists() {
-        let records = read_log(&log)?;
-        if !records.is_empty() {
-            files.extend(plot::save(
-                &CurvesFigure {
-                    title: format!("training, {what}"),
-                    records,
-                },
-                &out.join("curves"),
-                size,
-            )?);
-        }
-    }
-    if let Some(e) = &ours.embeddings {
-        let Some(points) = plot::embedding_map::project_2d(e) else {
-            return Err(EvalRunError::NoEmbeddings);
-        };
-        files.extend(plot::save(
-            &EmbeddingFigure {
-                title: format!("test embeddings (PCA to 2-D), {what}"),
-                points,
-                labels: splits.test.labels().to_vec(),
-            },
-            &out.join("embedding_map"),
-            (800, 700),
-        )?);
-    }
-    Ok(files)
 }

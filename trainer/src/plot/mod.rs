@@ -1,7 +1,7 @@
 //! Plots a person would rather look at than read: ROC and DET curves of a model against the
 //! baselines ([`roc`]), genuine/impostor distance histograms with the decision threshold
 //! ([`histogram`]), loss and validation-EER curves of a run ([`curves`]), and a 2-D map of
-//! embeddings coloured by identity ([`embedding_map`]).
+//! embeddings coloured by identity ([`embedding_map`]); [`report`] draws an evaluation report's set.
 //!
 //! Every figure is written twice from one drawing routine: `STEM.png` (plotters' bitmap backend)
 //! and `STEM.svg`. Text is set in Hack (MIT / Bitstream Vera license), embedded in the binary by
@@ -13,6 +13,7 @@
 pub mod curves;
 pub mod embedding_map;
 pub mod histogram;
+pub mod report;
 pub mod roc;
 
 use std::error::Error;
@@ -25,6 +26,7 @@ use plotters::prelude::*;
 pub use curves::CurvesFigure;
 pub use embedding_map::EmbeddingFigure;
 pub use histogram::HistogramFigure;
+pub use report::{save_report_figures, ReportFigures};
 pub use roc::{DetFigure, RocCurve, RocFigure};
 
 /// Font family name the figures use (registered to Hack on first use).

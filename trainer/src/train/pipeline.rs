@@ -75,6 +75,15 @@ pub enum TrainRunError {
         /// candle's error.
         source: candle_core::Error,
     },
+    /// The run ended interrupted where no stop was expected ([`train_recipe`] passes no stop
+    /// flag); its `last` checkpoint is written.
+    #[error("the run stopped at step {step} of {steps}")]
+    Interrupted {
+        /// Steps taken.
+        step: usize,
+        /// Steps of the whole run.
+        steps: usize,
+    },
     /// The summary could not be serialized.
     #[error("writing the summary: {0}")]
     Json(#[from] serde_json::Error),
@@ -295,6 +304,8 @@ impl TrainJob {
 pub fn train_recipe(recipe: &Recipe, resume: bool) -> Result<TrainSummary, TrainRunError> {
     match TrainJob::prepare(recipe, resume)?.run(None, |_| {})? {
         TrainOutcome::Finished(s) => Ok(*s),
-        TrainOutcome::Interrupted { .. } => unreachable!("no stop flag was given"),
+        TrainOutcome::Interrupted { step, steps } => {
+            Err(TrainRunError::Interrupted { step, steps })
+        }
     }
 }
