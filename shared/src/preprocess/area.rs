@@ -231,8 +231,6 @@ mod tests {
     use super::*;
     use crate::model::Quant;
     use crate::preprocess::quantize_means;
-    use alloc::vec;
-    use alloc::vec::Vec;
     use proptest::prelude::*;
 
     /// The host resize as it was before the contract moved here (a row accumulator per output
@@ -272,6 +270,21 @@ mod tests {
         out
     }
 
+    /// [`resize_area_into`] of a whole grey image into a new vector (what the `alloc` wrapper
+    /// [`resize_area`] does; the unit tests also run without `alloc`).
+    fn resize(
+        src: &[u8],
+        sw: usize,
+        sh: usize,
+        dw: usize,
+        dh: usize,
+    ) -> Result<Vec<f32>, PreprocessError> {
+        let img = ImageRef::grey(sw, sh, src)?;
+        let mut out = vec![0.0; dw.saturating_mul(dh)];
+        resize_area_into(&img, img.full(), dw, dh, &mut out)?;
+        Ok(out)
+    }
+
     fn means(img: &ImageRef<'_>, roi: Roi, dw: usize, dh: usize) -> Vec<AreaMean> {
         let mut out = Vec::new();
         area_means(img, roi, dw, dh, |i, _, m| {
@@ -309,7 +322,7 @@ mod tests {
             .collect();
         assert_eq!(got, [(400, 9), (360, 9), (560, 9), (640, 9)]);
         assert_eq!(
-            resize_area(&px, 3, 3, 2, 2).unwrap(),
+            resize(&px, 3, 3, 2, 2).unwrap(),
             [400.0 / 9.0, 40.0, 560.0 / 9.0, 640.0 / 9.0]
         );
     }
@@ -320,7 +333,7 @@ mod tests {
         let src: Vec<u8> = (0..w * h)
             .map(|i| ((i * 37 + i / w * 11) % 256) as u8)
             .collect();
-        let out = resize_area(&src, w, h, 46, 56).unwrap();
+        let out = resize(&src, w, h, 46, 56).unwrap();
         for y in 0..56 {
             for x in 0..46 {
                 let p = |dx: usize, dy: usize| u32::from(src[(2 * y + dy) * w + 2 * x + dx]);
@@ -334,13 +347,13 @@ mod tests {
     fn identity_enlarging_and_crops() {
         let px: Vec<u8> = (0..=255).collect();
         let same: Vec<f32> = px.iter().map(|&p| f32::from(p)).collect();
-        assert_eq!(resize_area(&px, 16, 16, 16, 16).unwrap(), same);
+        assert_eq!(resize(&px, 16, 16, 16, 16).unwrap(), same);
         assert_eq!(
-            resize_area(&[10, 200], 2, 1, 4, 1).unwrap(),
+            resize(&[10, 200], 2, 1, 4, 1).unwrap(),
             [10.0, 10.0, 200.0, 200.0]
         );
         assert_eq!(
-            resize_area(&[10, 200], 2, 1, 3, 1).unwrap(),
+            resize(&[10, 200], 2, 1, 3, 1).unwrap(),
             [10.0, 105.0, 200.0]
         );
         let px = [0, 0, 0, 0, 0, 9, 7, 0, 0, 9, 9, 0, 0, 0, 0, 0];
@@ -367,14 +380,14 @@ mod tests {
     #[test]
     fn typed_errors_and_nothing_written() {
         assert!(matches!(
-            resize_area(&[0; 4], 2, 2, 0, 1),
+            resize(&[0; 4], 2, 2, 0, 1),
             Err(PreprocessError::ZeroSize {
                 what: "destination",
                 ..
             })
         ));
         assert!(matches!(
-            resize_area(&[0; 3], 2, 2, 1, 1),
+            resize(&[0; 3], 2, 2, 1, 1),
             Err(PreprocessError::BufferSize {
                 what: "source",
                 expected: 4,
@@ -382,7 +395,7 @@ mod tests {
             })
         ));
         assert!(matches!(
-            resize_area(&[0; 4], 2, 2, MAX_SIDE + 1, 1),
+            resize(&[0; 4], 2, 2, MAX_SIDE + 1, 1),
             Err(PreprocessError::TooLarge { .. })
         ));
         let img = ImageRef::grey(2, 2, &[1; 4]).unwrap();
@@ -413,6 +426,17 @@ mod tests {
         assert_eq!(out, [-1; 4]);
     }
 
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn alloc_wrapper_is_the_caller_buffer_resize() {
+        let src: Vec<u8> = (0..7 * 5).map(|i| (i * 29 % 256) as u8).collect();
+        assert_eq!(resize_area(&src, 7, 5, 3, 4), resize(&src, 7, 5, 3, 4));
+        assert!(matches!(
+            resize_area(&src, 7, 5, 0, 4),
+            Err(PreprocessError::ZeroSize { .. })
+        ));
+    }
+
     proptest! {
         /// The f32 images are the previous host resize's, bit for bit.
         #[test]
@@ -423,7 +447,7 @@ mod tests {
             let src: Vec<u8> = (0..sw * sh)
                 .map(|i| ((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ seed) as u8)
                 .collect();
-            let got = resize_area(&src, sw, sh, dw, dh).unwrap();
+            let got = resize(&src, sw, sh, dw, dh).unwrap();
             let want = previous_host_resize(&src, sw, sh, dw, dh);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             prop_assert_eq!(bits(&got), bits(&want));

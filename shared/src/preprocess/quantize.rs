@@ -177,10 +177,18 @@ impl InputTable {
         self.table.get(channel).filter(|_| channel < self.channels)
     }
 
-    /// Maps an HWC u8 tensor `pixels` into `out`: equal lengths, a multiple of `channels`
-    /// ([`PreprocessError::BufferSize`] otherwise).
+    /// Maps an HWC u8 tensor `pixels` into `out`: whole pixels (a multiple of `channels`
+    /// values) and equal lengths ([`PreprocessError::BufferSize`] otherwise).
     pub fn apply(&self, pixels: &[u8], out: &mut [i8]) -> Result<(), PreprocessError> {
-        if pixels.len() != out.len() || pixels.len() % self.channels != 0 {
+        let whole = pixels.len() - pixels.len() % self.channels;
+        if whole != pixels.len() {
+            return Err(PreprocessError::BufferSize {
+                what: "input",
+                expected: whole,
+                found: pixels.len(),
+            });
+        }
+        if out.len() != pixels.len() {
             return Err(PreprocessError::BufferSize {
                 what: "output",
                 expected: pixels.len(),
@@ -241,8 +249,6 @@ pub fn quantize_unit_image(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec;
-    use alloc::vec::Vec;
     use proptest::prelude::*;
 
     fn spec(channels: u8, mean: f32, std: f32, scale: f32, zero_point: i8) -> InputSpec {
@@ -343,7 +349,22 @@ mod tests {
         bad.channels = 0;
         assert!(InputTable::new(&bad).is_err());
         let t = InputTable::new(&spec(3, 0.5, 0.5, 0.01, 0)).unwrap();
-        assert!(t.apply(&[0; 4], &mut [0; 4]).is_err());
+        assert_eq!(
+            t.apply(&[0; 4], &mut [0; 4]),
+            Err(PreprocessError::BufferSize {
+                what: "input",
+                expected: 3,
+                found: 4
+            })
+        );
+        assert_eq!(
+            t.apply(&[0; 6], &mut [0; 3]),
+            Err(PreprocessError::BufferSize {
+                what: "output",
+                expected: 6,
+                found: 3
+            })
+        );
     }
 
     proptest! {
