@@ -345,8 +345,9 @@ impl<'m, 'a> Engine<'m, 'a> {
         self.steps.iter().filter(|s| s.packed).count()
     }
 
-    /// Layers that run the host SIMD kernels ([`Kernels::Simd`], and the arena holds their
-    /// blocks; see [`host::arena_bytes`]).
+    /// Convolution and dense layers that run the host SIMD GEMM ([`Kernels::Simd`], and the
+    /// arena holds their blocks; see [`host::arena_bytes`]). Windowed pools need no blocks: they
+    /// run on the host path whenever [`host::pool_runs`] (see [`layer_kernel`](Self::layer_kernel)).
     pub fn simd_layers(&self) -> usize {
         self.steps.iter().filter(|s| s.host.is_some()).count()
     }
@@ -358,6 +359,9 @@ impl<'m, 'a> Engine<'m, 'a> {
         };
         match (step.host, self.isa) {
             (Some(_), Some(isa)) => LayerKernel::Simd(isa),
+            (None, Some(isa)) if matches!(step.op, Op::Pool(_)) && host::pool_runs(isa) => {
+                LayerKernel::Simd(isa)
+            }
             _ if step.packed => LayerKernel::Packed,
             _ if index > 0
                 && matches!(step.op, Op::Nothing)
@@ -413,7 +417,7 @@ impl<'m, 'a> Engine<'m, 'a> {
                         _ => false,
                     };
                     if !simd {
-                        eval(&op, step.packed, input, output, scratch);
+                        eval(&op, step.packed, self.isa, input, output, scratch);
                     }
                 }
             }
@@ -512,7 +516,14 @@ fn packed_fits(arena: &mut [i8], step: &Step<'_>) -> bool {
 
 /// Runs one non-in-place op, through its packed kernel when `packed` (the packed kernels fall
 /// back to nothing: `packed` was checked against this very scratch at prepare).
-fn eval(op: &Op<'_>, packed: bool, input: &[i8], output: &mut [i8], scratch: &mut [i8]) {
+fn eval(
+    op: &Op<'_>,
+    packed: bool,
+    isa: Option<Isa>,
+    input: &[i8],
+    output: &mut [i8],
+    scratch: &mut [i8],
+) {
     match op {
         Op::Conv2d(k) => {
             if !(packed && dsp::matmul::conv2d(k, input, output, scratch)) {
@@ -534,7 +545,11 @@ fn eval(op: &Op<'_>, packed: bool, input: &[i8], output: &mut [i8], scratch: &mu
                 k.eval(input, output)
             }
         }
-        Op::Pool(k) => k.eval(input, output),
+        Op::Pool(k) => {
+            if !isa.is_some_and(|isa| host::pool(isa, k, input, output)) {
+                k.eval(input, output)
+            }
+        }
         Op::GlobalAverage(k) => k.eval(input, output),
         Op::L2Norm(k) => k.eval(input, output),
         Op::Clamp { .. } | Op::Nothing => {}

@@ -9,6 +9,7 @@ use reference::random::{conv_model, random_model, wide_dense_model, Rng};
 use siamedge_engine::host::{self, Gemm, Isa, Operands};
 use siamedge_engine::kernels::conv2d::Conv2d;
 use siamedge_engine::kernels::dense::Dense;
+use siamedge_engine::kernels::pool::{Pool, Reduce};
 use siamedge_engine::{needed_arena_bytes, Engine, EngineError, Kernels, LayerKernel};
 use siamedge_format::{LayerKind, Model, ModelSpec};
 
@@ -126,6 +127,40 @@ proptest! {
                     prop_assert_eq!(engine.simd_layers(), weighted(&spec));
                 }
                 prop_assert_eq!(engine.run(&input).unwrap(), &expected[..], "{:?} arena {}", isa, size);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Every windowed pool of random models (strides, padding, activations) on the host path:
+    /// max pools give the reference's bytes, average pools are refused (nothing written).
+    #[test]
+    fn simd_pools_match_reference(seed in any::<u64>()) {
+        let Some(isa) = Isa::all_available().find(|&i| host::pool_runs(i)) else { return Ok(()) };
+        let spec = random_model(seed, false);
+        let bytes = spec.to_bytes().unwrap();
+        let model = Model::decode(&bytes).unwrap();
+        let mut rng = Rng::new(seed ^ 0x9001);
+        for layer in model.layers() {
+            let (w, reduce) = match &layer.kind {
+                LayerKind::MaxPool2d(w) => (w, Reduce::Max),
+                LayerKind::AvgPool2d(w) => (w, Reduce::Average),
+                _ => continue,
+            };
+            let k = Pool::prepare(layer, w, reduce);
+            let input = rng.bytes(layer.input.elements() as usize);
+            let n = layer.output.elements() as usize;
+            let (mut reference, mut simd) = (vec![0i8; n], vec![0x55i8; n]);
+            k.eval(&input, &mut reference);
+            let ran = host::pool(isa, &k, &input, &mut simd);
+            prop_assert_eq!(ran, reduce == Reduce::Max);
+            if ran {
+                prop_assert_eq!(&simd, &reference);
+            } else {
+                prop_assert!(simd.iter().all(|&v| v == 0x55));
             }
         }
     }

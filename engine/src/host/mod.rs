@@ -335,6 +335,80 @@ pub fn table_requant(tile: &[i32], c: usize) -> crate::kernels::requant::Requant
     }
 }
 
+/// Whether [`pool`] runs the windowed pools on `isa` (x86-64 with AVX2: the byte maximum is
+/// `vpmaxsb`, which SSE2 lacks).
+pub fn pool_runs(isa: Isa) -> bool {
+    matches!(isa, Isa::Avx2 | Isa::Avx512Vnni) && Isa::Avx2.available()
+}
+
+/// Runs a windowed max pool on the host path ([`max_pool`] compiled with AVX2: its channel
+/// loops are 32-byte maxima). `false` (nothing written) unless [`pool_runs`]`(isa)` and the
+/// pool is a maximum (averages run the reference kernel).
+pub fn pool(isa: Isa, k: &crate::kernels::pool::Pool, input: &[i8], output: &mut [i8]) -> bool {
+    let g = &k.geometry;
+    if !pool_runs(isa)
+        || k.reduce != crate::kernels::pool::Reduce::Max
+        || input.len() < g.in_h * g.in_w * g.in_c
+        || output.len() < g.out_h * g.out_w * g.in_c
+    {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: AVX2 is available (`pool_runs`).
+        unsafe { x86::avx2::pool(k, input, output) };
+        true
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (k, input, output);
+        false
+    }
+}
+
+/// The reference max pool's arithmetic ([`Pool::eval`](crate::kernels::pool::Pool::eval): the
+/// maximum of the window's real cells, `i8::MIN` for none, then the activation clamp) with the
+/// first cell copied and each further cell one slice-wide maximum. `input` and `output` hold
+/// the layer's tensors (checked by [`pool`]).
+#[inline(always)]
+pub fn max_pool(k: &crate::kernels::pool::Pool, input: &[i8], output: &mut [i8]) {
+    let g = &k.geometry;
+    let c = g.in_c;
+    let geometry = crate::kernels::Geometry::valid_taps;
+    for (oy, out_row) in output
+        .chunks_exact_mut(g.out_w * c)
+        .take(g.out_h)
+        .enumerate()
+    {
+        let (y0, y1) = geometry(oy, g.stride_h, 1, g.pad_top, g.kernel_h, g.in_h);
+        let top = oy * g.stride_h + y0 - g.pad_top;
+        for (ox, out) in out_row.chunks_exact_mut(c).enumerate() {
+            let (x0, x1) = geometry(ox, g.stride_w, 1, g.pad_left, g.kernel_w, g.in_w);
+            let left = ox * g.stride_w + x0 - g.pad_left;
+            let mut first = true;
+            for iy in top..top + (y1 - y0) {
+                let row = &input[(iy * g.in_w + left) * c..(iy * g.in_w + left + x1 - x0) * c];
+                for cell in row.chunks_exact(c) {
+                    if first {
+                        out.copy_from_slice(cell);
+                        first = false;
+                    } else {
+                        for (o, &v) in out.iter_mut().zip(cell) {
+                            *o = (*o).max(v);
+                        }
+                    }
+                }
+            }
+            if first {
+                out.fill(i8::MIN);
+            }
+            for o in out.iter_mut() {
+                *o = (*o).clamp(k.min, k.max);
+            }
+        }
+    }
+}
+
 /// The operands of one layer's GEMM on the host path.
 pub struct Operands<'s> {
     /// The shape.
@@ -480,7 +554,7 @@ fn run(
     ops: Operands<'_>,
     rows: usize,
     output: &mut [i8],
-    mut fill: impl FnMut(&mut [i16]),
+    fill: impl FnMut(&mut [i16]),
 ) -> bool {
     if isa != Isa::Neon {
         return false;

@@ -101,6 +101,15 @@ pub(super) mod avx2 {
 
     super::super::driver!("avx2", 4);
 
+    /// [`max_pool`](crate::host::max_pool) compiled with AVX2 (see `host::pool`).
+    ///
+    /// # Safety
+    /// The CPU has AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(crate) unsafe fn pool(k: &crate::kernels::pool::Pool, input: &[i8], output: &mut [i8]) {
+        crate::host::max_pool(k, input, output)
+    }
+
     /// One half tile's (8 channels') requantization parameters as vectors.
     struct Requant8 {
         multiplier: __m256i,
