@@ -12,9 +12,9 @@
 //! it. One `u32` division and one integer square root per value (128 of them per embedding).
 //!
 //! Why not TensorFlow Lite's `L2Normalization` (a fixed-point Newton inverse square root): its
-//! result sits up to a step away from the true quotient, so a float runtime (tract on the QDQ
-//! graph, `siamedge_edge::onnx_exact`) cannot reproduce it; the correctly rounded quotient it
-//! can, in f64, to the bit.
+//! result sits up to a step away from the true quotient, which a float runtime executing the
+//! QDQ graph (onnxruntime, tract) cannot reproduce; the correctly rounded quotient it can, in
+//! f64, to the bit.
 
 use siamedge_format::Layer;
 
