@@ -39,8 +39,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         width: 46,
         height: 56,
         channels: 1,
-        mean: heapless::Vec::from_slice(&[0.5]).map_err(|()| "mean")?,
-        std: heapless::Vec::from_slice(&[0.5]).map_err(|()| "std")?,
+        mean: heapless::Vec::from_slice(&[0.5]).map_err(|_| "mean")?,
+        std: heapless::Vec::from_slice(&[0.5]).map_err(|_| "std")?,
         quant: Quant::new(1.0 / 127.0, 0),
     };
     let lut = InputLut::new(&spec)?;

@@ -45,37 +45,91 @@ impl AreaMean {
     }
 }
 
-/// The overlap taps of one output index along one axis: source indices `first..last` and the
-/// weight of index `i`, in units of `1/d` source pixel.
-#[derive(Clone, Copy)]
-struct Cover {
-    start: u64,
-    end: u64,
-    d: u64,
+/// The source pixels one output index covers along one axis: indices `first..last`, all weighing
+/// `full` (the output count `d`, i.e. one whole pixel in units of `1/d`) except the two ends,
+/// which weigh `head` and `tail` (equal, and the whole span `s`, when `last - first == 1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
     first: usize,
     last: usize,
+    head: u64,
+    tail: u64,
 }
 
-impl Cover {
-    /// Output index `o` of `d` over `s` region pixels (`o < d <= MAX_SIDE`, `s <= MAX_SIDE`).
-    fn new(o: usize, d: usize, s: usize) -> Self {
-        let (o, d, s) = (o as u64, d as u64, s as u64);
-        let (start, end) = (o * s, (o + 1) * s);
-        Self {
-            start,
-            end,
-            d,
-            first: (start / d) as usize,
-            last: end.div_ceil(d) as usize,
+impl Span {
+    /// The weight of source index `i` of this span (`first <= i < last`), given `full`.
+    fn weight(&self, i: usize, full: u64) -> u64 {
+        if i == self.first {
+            self.head
+        } else if i + 1 == self.last {
+            self.tail
+        } else {
+            full
         }
     }
+}
 
-    /// The overlap of source index `i` with the covered interval.
-    fn weight(&self, i: usize) -> u64 {
-        let i = i as u64;
-        let lo = self.start.max(i * self.d);
-        let hi = self.end.min((i + 1) * self.d);
-        hi.saturating_sub(lo)
+/// The spans of outputs `0..d` over `s` source pixels (`1 <= s, d <= MAX_SIDE`), in order and
+/// without a division per output: output `o` covers `[o * s, (o + 1) * s)` in units of `1/d`
+/// pixel, and its start advances by the quotient and remainder of `s / d`.
+fn spans(s: usize, d: usize) -> impl Iterator<Item = Span> {
+    let (s, d) = (s as u64, d as u64);
+    let (step_q, step_r) = (s / d, s % d);
+    // The start of the current output is `first * d + rem`, `rem < d`.
+    let (mut first, mut rem) = (0u64, 0u64);
+    (0..d).map(move |_| {
+        let (mut next, mut next_rem) = (first + step_q, rem + step_r);
+        if next_rem >= d {
+            next_rem -= d;
+            next += 1;
+        }
+        // The end is `next * d + next_rem`: a partial pixel `next` when `next_rem > 0`.
+        let last = next + u64::from(next_rem > 0);
+        let span = if last - first == 1 {
+            Span {
+                first: first as usize,
+                last: last as usize,
+                head: s,
+                tail: s,
+            }
+        } else {
+            Span {
+                first: first as usize,
+                last: last as usize,
+                head: d - rem,
+                tail: if next_rem > 0 { next_rem } else { d },
+            }
+        };
+        (first, rem) = (next, next_rem);
+        span
+    })
+}
+
+/// The weighted sums of one row's span `px` (`n` pixels of `c` channels, HWC) into `acc`: the
+/// two end pixels with their partial weights, every pixel between with `full`.
+fn row_sums(px: &[u8], c: usize, x: Span, full: u64, acc: &mut [u64; MAX_INPUT_CHANNELS]) {
+    if c == 1 {
+        acc[0] = match px {
+            [] => 0,
+            [p] => x.head * u64::from(*p),
+            [a, inner @ .., b] => {
+                let inner: u64 = inner.iter().map(|&p| u64::from(p)).sum();
+                x.head * u64::from(*a) + x.tail * u64::from(*b) + full * inner
+            }
+        };
+        return;
+    }
+    let n = px.len() / c;
+    for (ch, a) in acc.iter_mut().enumerate().take(c) {
+        let at = |k: usize| u64::from(px.get(k * c + ch).copied().unwrap_or(0));
+        *a = match n {
+            0 => 0,
+            1 => x.head * at(0),
+            _ => {
+                let inner: u64 = (1..n - 1).map(at).sum();
+                x.head * at(0) + x.tail * at(n - 1) + full * inner
+            }
+        };
     }
 }
 
@@ -132,22 +186,16 @@ pub fn area_means(
     check(src, roi, dw, dh)?;
     let c = src.channels();
     let den = roi.width as u64 * roi.height as u64;
+    let (full_x, full_y) = (dw as u64, dh as u64);
     let mut index = 0;
-    for oy in 0..dh {
-        let cy = Cover::new(oy, dh, roi.height);
-        for ox in 0..dw {
-            let cx = Cover::new(ox, dw, roi.width);
+    for y in spans(roi.height, dh) {
+        for x in spans(roi.width, dw) {
             let mut num = [0u64; MAX_INPUT_CHANNELS];
-            for sy in cy.first..cy.last {
-                let span = src.span(roi.y + sy, roi.x + cx.first, cx.last - cx.first);
-                let mut row = [0u64; MAX_INPUT_CHANNELS];
-                for (k, px) in span.chunks_exact(c).enumerate() {
-                    let wx = cx.weight(cx.first + k);
-                    for (r, &p) in row.iter_mut().zip(px) {
-                        *r += wx * u64::from(p);
-                    }
-                }
-                let wy = cy.weight(sy);
+            let mut row = [0u64; MAX_INPUT_CHANNELS];
+            for sy in y.first..y.last {
+                let px = src.span(roi.y + sy, roi.x + x.first, x.last - x.first);
+                row_sums(px, c, x, full_x, &mut row);
+                let wy = y.weight(sy, full_y);
                 for (n, r) in num.iter_mut().zip(row) {
                     *n += wy * r;
                 }
@@ -424,6 +472,40 @@ mod tests {
             Err(PreprocessError::RoiOutOfBounds { .. })
         ));
         assert_eq!(out, [-1; 4]);
+    }
+
+    /// The incremental spans against the direct overlaps: source pixel `i` covers `[i d, (i + 1)
+    /// d)`, output `o` covers `[o s, (o + 1) s)`; every overlapping `i` is in the span with its
+    /// overlap as weight, and the weights sum to `s`.
+    #[test]
+    fn spans_are_the_exact_overlaps() {
+        for s in 1..40usize {
+            for d in 1..40usize {
+                for (o, span) in spans(s, d).enumerate() {
+                    let (start, end) = ((o * s) as u64, ((o + 1) * s) as u64);
+                    let overlap = |i: usize| {
+                        let (lo, hi) = (start.max((i * d) as u64), end.min(((i + 1) * d) as u64));
+                        hi.saturating_sub(lo)
+                    };
+                    let covered: Vec<usize> = (0..s).filter(|&i| overlap(i) > 0).collect();
+                    assert_eq!(
+                        covered,
+                        (span.first..span.last).collect::<Vec<_>>(),
+                        "{s} -> {d}, output {o}"
+                    );
+                    let weights: u64 = covered.iter().map(|&i| span.weight(i, d as u64)).sum();
+                    assert_eq!(weights, s as u64);
+                    for &i in &covered {
+                        assert_eq!(
+                            span.weight(i, d as u64),
+                            overlap(i),
+                            "{s} -> {d}, output {o}, source {i}"
+                        );
+                    }
+                }
+                assert_eq!(spans(s, d).count(), d);
+            }
+        }
     }
 
     #[cfg(feature = "alloc")]
