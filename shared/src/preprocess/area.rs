@@ -535,6 +535,39 @@ mod tests {
             prop_assert_eq!(bits(&got), bits(&want));
         }
 
+        /// Any sizes, buffer lengths, regions and spec values (NaN, zero or negative std and
+        /// scale included): a result or a typed error, never a panic.
+        #[test]
+        fn never_panics(
+            w in 0usize..8, h in 0usize..8, c in 0usize..6, extra in 0usize..3,
+            rx in 0usize..10, ry in 0usize..10, rw in 0usize..10, rh in 0usize..10,
+            dw in 0u16..10, dh in 0u16..10, sc in 0u8..6, out_len in 0usize..500,
+            mean in any::<f32>(), std in any::<f32>(), scale in any::<f32>(), zp in any::<i8>(),
+        ) {
+            let px = vec![200u8; w * h * c + extra];
+            let roi = Roi { x: rx, y: ry, width: rw, height: rh };
+            let spec = InputSpec {
+                width: dw,
+                height: dh,
+                channels: sc,
+                mean: (0..sc.min(4)).map(|_| mean).collect(),
+                std: (0..sc.min(4)).map(|_| std).collect(),
+                quant: Quant::new(scale, zp),
+            };
+            let mut out = vec![0i8; out_len];
+            let mut f = vec![0f32; out_len];
+            if let Ok(img) = ImageRef::new(w, h, c, &px) {
+                let _ = resize_area_quantized(&img, roi, &spec, &mut out);
+                let _ = resize_area_into(&img, roi, dw.into(), dh.into(), &mut f);
+                let _ = area_means(&img, roi, dw.into(), dh.into(), |_, _, m| {
+                    assert!(m.num <= 255 * m.den);
+                });
+            }
+            let _ = quantize_means(&spec, &f, &mut out);
+            let _ = crate::preprocess::quantize_image(&spec, &px, &mut out);
+            let _ = crate::preprocess::quantize_unit_image(&spec, &f, &mut out);
+        }
+
         /// Fused resize + quantization equals the two steps, for any region and spec.
         #[test]
         fn fused_equals_resize_then_quantize(
