@@ -413,5 +413,5 @@ impl<'a> TestVectors<'a> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests;
