@@ -3,7 +3,7 @@
 //! - [`onnx_float::float_onnx`]: the candle f32 encoder, batch normalisation folded, `model.onnx`;
 //! - [`onnx_qdq::qdq_onnx`]: an int8 `siamedge-format` model file as a QDQ graph,
 //!   `model.int8.onnx`;
-//! - [`proto`]: the small graph builder both use, over `tract_onnx::pb` (prost).
+//! - [`proto`]: the small graph builder both use, over the ONNX messages of [`onnx_pb`] (prost).
 //!
 //! Both graphs take `image` f32 `(N, C, H, W)` with a symbolic batch `N` and give `embedding` f32
 //! `(N, D)`; opset 13, IR version 8. `scripts/check-onnx.sh` proves that onnx's checker accepts
@@ -12,6 +12,7 @@
 pub mod bundle;
 pub mod card;
 pub mod onnx_float;
+pub mod onnx_pb;
 pub mod onnx_qdq;
 pub mod proto;
 
@@ -61,7 +62,7 @@ pub enum ExportError {
 }
 
 /// Writes `model` to `path` atomically (temporary file, fsync, rename).
-pub fn write_onnx(path: &Path, model: &tract_onnx::pb::ModelProto) -> Result<(), ExportError> {
+pub fn write_onnx(path: &Path, model: &onnx_pb::ModelProto) -> Result<(), ExportError> {
     Ok(siamedge_format::file::write_atomic(
         path,
         &proto::to_bytes(model),

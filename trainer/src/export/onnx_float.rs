@@ -10,8 +10,8 @@
 //!
 //! When not: for the pair-scoring networks (2-channel, hybrid): they have no embedding to export.
 
+use super::onnx_pb::ModelProto;
 use candle_core::{DType, Tensor};
-use tract_onnx::pb::ModelProto;
 
 use super::proto::{l2_normalize, Attr, GraphBuilder, INPUT};
 use super::ExportError;

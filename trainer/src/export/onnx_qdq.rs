@@ -28,8 +28,8 @@
 //! When not: a runtime that ignores per-axis scales (tract 0.22's `DequantizeLinear` reads only the
 //! first scale) gives wrong embeddings from this file as it is.
 
+use super::onnx_pb::ModelProto;
 use siamedge_format::{Activation, Layer, LayerKind, Model, Quant, Window};
-use tract_onnx::pb::ModelProto;
 
 use super::proto::{l2_normalize, Attr, GraphBuilder, INPUT};
 use super::ExportError;

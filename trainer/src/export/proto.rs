@@ -1,4 +1,4 @@
-//! A small builder for ONNX graphs over the protobuf types of `tract_onnx::pb` (prost 0.11).
+//! A small builder for ONNX graphs over the protobuf types of [`super::onnx_pb`] (prost).
 //!
 //! What: initializers (f32, int8, int32, int64 tensors), nodes with attributes, one f32 input
 //! `(N, C, H, W)` with a symbolic batch dimension `N` and one f32 output `(N, D)`, sealed into a
@@ -8,12 +8,12 @@
 //! When not: for graphs with control flow, external data or several inputs (none are needed for an
 //! encoder).
 
-use prost::Message;
-use tract_onnx::pb::{
+use super::onnx_pb::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
     TensorShapeProto, TypeProto, ValueInfoProto,
 };
+use prost::Message;
 
 /// The default-domain opset the writers target (per-axis QuantizeLinear/DequantizeLinear, ReduceSum
 /// with an `axes` input).
@@ -52,7 +52,6 @@ fn tensor(name: &str, dims: &[usize], data_type: DataType, raw: Vec<u8>) -> Tens
         dims: dims.iter().map(|&d| d as i64).collect(),
         data_type: data_type as i32,
         raw_data: raw,
-        ..Default::default()
     }
 }
 
@@ -230,7 +229,7 @@ impl GraphBuilder {
             graph: Some(graph),
             metadata_props: metadata
                 .iter()
-                .map(|(k, v)| tract_onnx::pb::StringStringEntryProto {
+                .map(|(k, v)| super::onnx_pb::StringStringEntryProto {
                     key: k.to_string(),
                     value: v.clone(),
                 })
