@@ -199,7 +199,8 @@ fn layers_report_their_kernels() {
 fn isa_detection_is_consistent() {
     let all: Vec<Isa> = Isa::all_available().collect();
     assert_eq!(Isa::best(), all.iter().copied().max());
-    if cfg!(target_arch = "x86_64") {
+    #[cfg(target_arch = "x86_64")]
+    {
         assert!(all.contains(&Isa::Sse2));
         assert_eq!(Isa::Avx2.available(), std::is_x86_feature_detected!("avx2"));
     }
