@@ -30,7 +30,7 @@ pub struct RocCurve {
 }
 
 impl RocCurve {
-    /// The curve of `roc`, thinned to at most about [`MAX_POINTS`] points (every change of more
+    /// The curve of `roc`, thinned to at most about `MAX_POINTS` points (every change of more
     /// than 1/1000 in TAR or in log10 FAR is kept).
     pub fn from_roc(label: impl Into<String>, roc: &Roc, highlight: bool) -> Self {
         let pts = roc.points();

@@ -137,7 +137,7 @@ fn quantize_channels(
 
 /// The model file spec of `folded` with layer output quantizations `quants` (one per layer, as
 /// [`quants_from_bounds`] makes them) and `meta`. The input is quantized with
-/// [`INPUT_QUANT`](super::scheme::INPUT_QUANT) (mean 0, std 1: the trainer's `p / 255`).
+/// [`super::scheme::INPUT_QUANT`] (mean 0, std 1: the trainer's `p / 255`).
 pub fn build_spec(
     folded: &FoldedEncoder,
     quants: &[Quant],
