@@ -83,13 +83,27 @@ fn interior(
     let offset = offset as i16;
     let (taps, pad) = row.split_at_mut(k);
     if c == 1 && g.kernel_w == 3 && g.dilation_w == 1 {
-        // A grey image's first layer: three contiguous values per window row.
+        // A grey image's first layer: three values per window row, unrolled.
         for (ky, d) in taps.chunks_exact_mut(3).enumerate() {
             let from = (y0 + ky * g.dilation_h) * g.in_w + x0;
             if let (Some(src), [d0, d1, d2]) = (input.get(from..from + 3), d) {
                 *d0 = i16::from(src[0]) + offset;
                 *d1 = i16::from(src[1]) + offset;
                 *d2 = i16::from(src[2]) + offset;
+            }
+        }
+        pad.fill(0);
+        return true;
+    }
+    if g.dilation_w == 1 {
+        // Each window row's taps are `kernel_w * in_c` contiguous input values.
+        let span = g.kernel_w * c;
+        for (ky, d) in taps.chunks_exact_mut(span).enumerate() {
+            let from = ((y0 + ky * g.dilation_h) * g.in_w + x0) * c;
+            if let Some(src) = input.get(from..from + span) {
+                for (d, &v) in d.iter_mut().zip(src) {
+                    *d = i16::from(v) + offset;
+                }
             }
         }
         pad.fill(0);
@@ -140,12 +154,24 @@ pub fn im2col_u8(g: &Geometry, input: &[i8], (oy, ox): (usize, usize), pad: u8, 
     if let (Some((y0, x0)), true) = (interior, row.len() >= k) {
         let (taps, tail) = row.split_at_mut(k);
         if c == 1 && g.kernel_w == 3 && g.dilation_w == 1 {
+            // A grey image's first layer: three values per window row, unrolled.
             for (ky, d) in taps.chunks_exact_mut(3).enumerate() {
                 let from = (y0 + ky * g.dilation_h) * g.in_w + x0;
                 if let (Some(src), [d0, d1, d2]) = (input.get(from..from + 3), d) {
                     *d0 = src[0] as u8 ^ 0x80;
                     *d1 = src[1] as u8 ^ 0x80;
                     *d2 = src[2] as u8 ^ 0x80;
+                }
+            }
+        } else if g.dilation_w == 1 {
+            // Each window row's taps are `kernel_w * in_c` contiguous input values.
+            let span = g.kernel_w * c;
+            for (ky, d) in taps.chunks_exact_mut(span).enumerate() {
+                let from = ((y0 + ky * g.dilation_h) * g.in_w + x0) * c;
+                if let Some(src) = input.get(from..from + span) {
+                    for (d, &v) in d.iter_mut().zip(src) {
+                        *d = v as u8 ^ 0x80;
+                    }
                 }
             }
         } else {
