@@ -92,7 +92,7 @@ fn interior(
                 *d2 = i16::from(src[2]) + offset;
             }
         }
-        pad.fill(0);
+        fill_short(pad, 0);
         return true;
     }
     if g.dilation_w == 1 {
@@ -106,7 +106,7 @@ fn interior(
                 }
             }
         }
-        pad.fill(0);
+        fill_short(pad, 0);
         return true;
     }
     let mut dst = taps.chunks_exact_mut(c);
@@ -122,7 +122,7 @@ fn interior(
             }
         }
     }
-    pad.fill(0);
+    fill_short(pad, 0);
     true
 }
 
@@ -188,7 +188,7 @@ pub fn im2col_u8(g: &Geometry, input: &[i8], (oy, ox): (usize, usize), pad: u8, 
                 }
             }
         }
-        tail.fill(pad);
+        fill_short(tail, pad);
         return;
     }
     let mut at = 0;
@@ -217,5 +217,18 @@ pub fn im2col_u8(g: &Geometry, input: &[i8], (oy, ox): (usize, usize), pad: u8, 
     }
     if let Some(tail) = row.get_mut(at..) {
         tail.fill(pad);
+    }
+}
+
+/// `tail.fill(v)` for the few values after a row's taps (fewer than 4 in a panel row: `K`
+/// rounds up to whole pairs or quads), without a call to `memset` per row.
+#[inline(always)]
+fn fill_short<T: Copy>(tail: &mut [T], v: T) {
+    match tail {
+        [] => {}
+        [a] => *a = v,
+        [a, b] => (*a, *b) = (v, v),
+        [a, b, c] => (*a, *b, *c) = (v, v, v),
+        long => long.fill(v),
     }
 }
