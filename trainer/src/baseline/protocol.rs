@@ -174,13 +174,17 @@ pub fn run_method(
     run_method_with_distances(method, split, far_targets).map(|(r, d, _)| (r, d))
 }
 
+/// A method's fold, its one-line detail and its test distances `(genuine, impostor)` in pair
+/// order.
+pub type MethodDistances = (FoldReport, String, (Vec<f64>, Vec<f64>));
+
 /// [`run_method`], also handing back the test distances `(genuine, impostor)` in pair order (for
 /// plots).
 pub fn run_method_with_distances(
     method: Method,
     split: &Split,
     far_targets: &[f64],
-) -> Result<(FoldReport, String, (Vec<f64>, Vec<f64>)), ProtocolError> {
+) -> Result<MethodDistances, ProtocolError> {
     let start = Instant::now();
     let err = |source| ProtocolError::Baseline {
         method: method.id(),
