@@ -146,3 +146,58 @@ pub fn load_splits(
         protocol: splits.protocol,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::DataKind;
+
+    fn write_summary(dir: &Path, value: serde_json::Value) {
+        std::fs::write(dir.join(MANIFEST_FILE), value.to_string()).unwrap();
+    }
+
+    fn manifest() -> serde_json::Value {
+        serde_json::to_value(RunManifest {
+            data: DataKind::Orl,
+            fold: Some(2),
+            source: None,
+            val_people: 5,
+            protocol: "p".into(),
+            config: TrainConfig::reference(56, 46, 64),
+            train_identities: 25,
+            train_images: 250,
+            validation_identities: 5,
+            steps: 10,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_run_folder_names_its_missing_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load_run(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("summary.json") && err.contains("finished"),
+            "{err}"
+        );
+
+        let mut m = manifest();
+        m.as_object_mut().unwrap().remove("fold");
+        write_summary(dir.path(), m);
+        let err = load_run(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("summary.json") && err.contains("`fold`"),
+            "{err}"
+        );
+
+        write_summary(dir.path(), manifest());
+        let err = load_run(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("model.safetensors"), "{err}");
+
+        let mut m = manifest();
+        m["config"]["model"]["arch"] = "two-channel".into();
+        write_summary(dir.path(), m);
+        let err = load_run(dir.path()).unwrap_err();
+        assert!(matches!(err, RunError::NotAnEncoder { .. }), "{err}");
+    }
+}
