@@ -185,8 +185,8 @@ impl OnnxEncoder {
 pub enum Encoder {
     /// The model file on the engine (the device's int8 arithmetic).
     Int8,
-    /// A float ONNX on tract.
-    Float(OnnxEncoder),
+    /// A float ONNX on tract (boxed: a tract plan is large).
+    Float(Box<OnnxEncoder>),
 }
 
 /// An encoder with its model file: images in, embeddings and decisions out.
@@ -249,7 +249,7 @@ impl Runtime {
                 )));
             }
         }
-        Self::new(Encoder::Float(encoder), m)
+        Self::new(Encoder::Float(Box::new(encoder)), m)
     }
 
     fn new(encoder: Encoder, model: Int8Encoder) -> Result<Self, EdgeError> {
