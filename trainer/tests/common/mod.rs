@@ -21,7 +21,11 @@ pub fn or_skip<T, E: Display>(what: &str, loaded: Result<T, E>) -> Option<T> {
             eprintln!("skipping: {reason}");
             // `scripts/test.sh --quick` counts the skips from this log (one line each).
             if let Some(path) = std::env::var_os("SIAMEDGE_SKIP_LOG") {
-                if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                {
                     let _ = std::io::Write::write_all(&mut f, format!("{reason}\n").as_bytes());
                 }
             }
