@@ -51,7 +51,7 @@ pub const TABLE_FIELDS: usize = 9;
 pub enum Isa {
     /// x86-64 baseline: 128-bit `pmaddwd`, 2 rows x 16 channels; scalar requantization.
     Sse2,
-    /// x86-64 AVX2: 256-bit `vpmaddwd`, 4 rows x 16 channels; vector requantization.
+    /// x86-64 AVX2: 256-bit `vpmaddwd`, 6 rows x 16 channels (12 accumulators); vector requantization.
     Avx2,
     /// x86-64 AVX-512 with VNNI (`avx512f`, `avx512bw`, `avx512vnni`): `vpdpbusd` on unsigned
     /// bytes `x + 128` times int8 weights, four exact products summed into each i32 lane (no

@@ -99,7 +99,7 @@ pub(super) mod sse2 {
 pub(super) mod avx2 {
     use super::*;
 
-    super::super::driver!("avx2", 4);
+    super::super::driver!("avx2", 6);
 
     /// [`max_pool`](crate::host::max_pool) compiled with AVX2 (see `host::pool`).
     ///
@@ -197,7 +197,7 @@ pub(super) mod avx2 {
         v
     }
 
-    /// `R` rows (at most 4 in use) x 16 channels: 2 x `vpmaddwd` per row and pair.
+    /// `R` rows (at most 6 in use) x 16 channels: 2 x `vpmaddwd` per row and pair.
     ///
     /// # Safety
     /// As [`sse2::tile`](super::sse2::tile).
