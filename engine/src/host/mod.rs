@@ -58,7 +58,7 @@ pub enum Isa {
     /// 16-bit intermediate; the bias absorbs `-(zp + 128) * sum w`), 8 rows x 16 channels;
     /// vector requantization.
     Avx512Vnni,
-    /// aarch64 NEON (baseline): `smull`/`smull2` and pairwise adds, 4 rows x 16 channels;
+    /// aarch64 NEON (baseline): `smull`/`smull2` and pairwise adds, 6 rows x 16 channels;
     /// scalar requantization.
     Neon,
 }

@@ -5,9 +5,9 @@
 
 use core::arch::aarch64::*;
 
-super::driver!("neon", 4);
+super::driver!("neon", 6);
 
-/// `R` rows (at most 4 in use) x 16 channels.
+/// `R` rows (at most 6 in use) x 16 channels.
 ///
 /// # Safety
 /// `panel` holds `R` rows of `pairs` i16 pairs, `w` `pairs` pairs of 16 channels, `out` `R`
