@@ -40,6 +40,8 @@ enum Command {
     /// Export a trained run to models/NAME/: model.onnx, model.int8.onnx, model.sgm and the model
     /// card (card.json, CARD.md) with f32 and int8 (engine) results beside the baselines.
     Export(Box<cli::export::ExportArgs>),
+    /// Write the QDQ ONNX graph (model.int8.onnx) of an int8 model file, without its run.
+    Onnx(cli::onnx::OnnxArgs),
 }
 
 fn main() -> Result<()> {
@@ -53,5 +55,6 @@ fn main() -> Result<()> {
         Command::Eval(args) => cli::eval::run(args, cli.verbose),
         Command::Bench(args) => cli::bench::run(args, cli.verbose),
         Command::Export(args) => cli::export::run(*args, cli.verbose),
+        Command::Onnx(args) => cli::onnx::run(args, cli.verbose),
     }
 }

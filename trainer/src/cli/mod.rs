@@ -10,5 +10,6 @@ pub mod choices;
 pub mod data;
 pub mod eval;
 pub mod export;
+pub mod onnx;
 pub mod quantize;
 pub mod train;
