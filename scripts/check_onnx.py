@@ -4,7 +4,9 @@
 For each graph in DIR/manifest.json (written by
 `cargo run -p siamedge-tests --example onnx_check_files -- DIR`):
   1. onnx.checker.check_model(full_check=True) (the ONNX spec, with shape inference);
-  2. onnxruntime (CPU, graph optimizations disabled) on the recorded inputs, batched, compared
+  2. onnxruntime (CPU) at its default settings (graph optimizations on: QDQ fused into
+     QLinearConv, as people run it) and again with graph optimizations disabled, on the recorded
+     inputs, batched, each compared
      with the recorded reference outputs: float graphs with tract's, within 1e-5 absolute; QDQ
      graphs (whose output is an int8 embedding times its scale) with the int8 engine's (the
      definition of the int8 math, siamedge-engine; the inputs are exact multiples of the input
@@ -37,12 +39,26 @@ def check(dir_: Path, g: dict) -> list:
     x = np.fromfile(dir_ / g["input"], dtype="<f4").reshape(shape)
     want = np.fromfile(dir_ / g["reference"], dtype="<f4").reshape(shape[0], g["dim"])
     ref = g["reference_runtime"]
+    details = []
+    for optimized in (True, False):
+        p, d = compare(path, g, x, want, ref, optimized)
+        problems += p
+        details.append(d)
+    return problems, "; ".join(details)
+
+
+def compare(path: Path, g: dict, x, want, ref: str, optimized: bool) -> tuple:
+    """onnxruntime at its default settings (`optimized`: QDQ fused into QLinearConv and friends)
+    or with graph optimizations disabled, against the reference outputs."""
+    problems = []
     opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    what = "default options" if optimized else "no optimizations"
+    if not optimized:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     (got,) = sess.run(["embedding"], {"image": x})
     if got.shape != want.shape:
-        return problems + [f"onnxruntime output shape {got.shape}, {ref} {want.shape}"], ""
+        return [f"{what}: onnxruntime output shape {got.shape}, {ref} {want.shape}"], ""
     diff = np.abs(got - want)
     scale = g.get("scale")
     norms = np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1)
@@ -50,14 +66,14 @@ def check(dir_: Path, g: dict) -> list:
     both_zero = (np.abs(got).max(1) == 0) & (np.abs(want).max(1) == 0)
     cos = np.where(both_zero, 1.0, np.sum(got * want, 1) / (norms + 1e-30))
     if scale is None:
-        detail = f"max |ort - {ref}| = {diff.max():.3e}"
+        detail = f"{what}: max |ort - {ref}| = {diff.max():.3e}"
         if diff.max() > 1e-5:
             problems.append(detail + " > 1e-5")
     else:
         steps = diff / scale
         same = float(np.mean(steps < 1e-3))
         detail = (
-            f"vs {ref}: max diff {steps.max():.3f} int8 steps, {100 * same:.2f}% identical, "
+            f"{what} vs {ref}: max diff {steps.max():.3f} int8 steps, {100 * same:.2f}% identical, "
             f"min cosine {cos.min():.6f}"
         )
         if steps.max() > 2.001 or same < 0.90 or cos.min() < 0.999:

@@ -37,6 +37,9 @@ fi
 if ! command -v defmt-print >/dev/null && [[ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/defmt-print" ]]; then
   missing+=("defmt-print (decodes the board's defmt frames): cargo install defmt-print@1.2.0 --locked")
 fi
+if [[ "$(uname -m)" == x86_64 ]] && ! command -v qemu-x86_64 >/dev/null; then
+  missing+=("qemu-x86_64 (the ONNX check on an x86 CPU without VNNI): apt-get install qemu-user")
+fi
 if ! python3 -m venv --help >/dev/null 2>&1; then
   missing+=("python3 with venv and pip (the ONNX check): apt-get install python3-venv python3-pip")
 fi

@@ -489,7 +489,8 @@ pub fn export_bundle(args: &ExportOptions) -> Result<ModelCard, BundleError> {
         notes: vec![
             format!("int8 model file: {sgm_origin}."),
             "Distances: the model metric over int8 embeddings for the int8 rows (as the device computes them), over f32 embeddings for the f32 row.".into(),
-            "The int8 rows are the engine's (siamedge-engine, the firmware's kernels, bit-exact on every target). How far peers running model.onnx and model.int8.onnx (tract, onnxruntime) may drift from them is bounded by the parity tests in tests/, not measured here.".into(),
+            "The int8 rows are the engine's (siamedge-engine on model.sgm: the firmware, siamedge-edge and the trainer give these numbers bit for bit on every target). How far peers running model.onnx and model.int8.onnx (tract, onnxruntime) may drift from them is bounded by the parity tests in tests/, not measured here.".into(),
+            "Runtimes that reproduce the int8 numbers from model.int8.onnx: onnxruntime (CPU) at its default settings and with graph optimizations disabled, on x86 with or without VNNI (its 8-bit tensors are uint8 offset by 128, which onnxruntime's x86 kernels do not saturate), within scripts/check_onnx.py's bounds; tract 0.22 does not (it reads only the first of per-axis scales).".into(),
         ],
     };
     let json = serde_json::to_string_pretty(&card)?;
