@@ -22,14 +22,14 @@ pub fn qemu_required() -> bool {
 pub fn skipped(reason: impl Display) {
     eprintln!("skipping: {reason}");
     if let Some(path) = std::env::var_os("SIAMEDGE_SKIP_LOG") {
-        // Appending one short line is atomic enough between test threads and processes; a log that
-        // cannot be written only loses the count, never the test's verdict.
+        // One short line in one append-mode write, so lines from parallel tests do not interleave;
+        // a log that cannot be written only loses the count, never the test's verdict.
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
         {
-            let _ = writeln!(f, "{reason}");
+            let _ = f.write_all(format!("{reason}\n").as_bytes());
         }
     }
 }

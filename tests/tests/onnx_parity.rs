@@ -15,6 +15,7 @@ use candle_nn::{ModuleT, VarMap};
 use siamedge_edge::preprocess::{load_gray, to_input};
 use siamedge_edge::OnnxEncoder;
 use siamedge_format::{InputSpec, Model, Quant};
+use siamedge_tests::skip::or_skip_data;
 use siamedge_trainer::data::{DataCache, DataSet, OrlFaces};
 use siamedge_trainer::export::{float_onnx, proto, qdq_onnx};
 use siamedge_trainer::model::{encoder, seeded_var_builder, Encoder, EncoderConfig};
@@ -29,16 +30,7 @@ fn orl() -> Option<(OrlFaces, DataCache)> {
                 .map(|f| (f, c))
                 .map_err(|e| e.to_string())
         });
-    match loaded {
-        Ok(v) => Some(v),
-        Err(e) if std::env::var("SIAMEDGE_REQUIRE_DATA").as_deref() == Ok("1") => {
-            panic!("SIAMEDGE_REQUIRE_DATA=1 but ORL is not loadable: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping: ORL is not cached ({e}); run `siamedge-train data fetch`");
-            None
-        }
-    }
+    or_skip_data("ORL", loaded)
 }
 
 /// The input spec training uses: grey, `p / 255`.
