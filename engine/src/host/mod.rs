@@ -579,7 +579,9 @@ fn run(
 /// The driver every kernel shares, stamped into each instruction set's module (so that the
 /// panel fill and the tile loops compile with that module's target features): panels of
 /// `$rows` rows, each multiplied with every weight tile by `tile::<R>` (`R` the rows filled,
-/// `1..=$rows`), which writes `R` rows of up to [`TILE`] outputs.
+/// `1..=$rows`), which writes `R` rows of up to [`TILE`] outputs. Only the x86-64 and aarch64
+/// modules use it.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 macro_rules! driver {
     ($features:literal, $rows:literal) => {
         /// The GEMM on this instruction set (see the `host` module).
@@ -632,4 +634,5 @@ macro_rules! driver {
         }
     };
 }
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub(crate) use driver;
