@@ -12,13 +12,22 @@
 //! bounded against the float graph on tract instead (ORL fold 0's held-out faces; skips without
 //! the data, fails under `SIAMEDGE_REQUIRE_DATA=1`).
 //!
-//! Measured (tract 0.22.5): the tiny fixture with per-tensor scales is bit-exact; the every-kind
-//! fixture (dilated "same"-padded depthwise, padded AveragePool, GlobalAveragePool, L2
-//! normalization) drifts by up to 22 steps, min cosine 0.877 (not yet explained; onnxruntime
-//! shows a gap on the same fixture, see `tests/examples/onnx_check_files.rs`); with per-channel
-//! scales tract is 23 steps off on the tiny fixture (cosine 0.707). The shipped face model's
-//! int8 embeddings vs its float graph's: at most 3 steps, min cosine 0.99651, 14 of 9900
-//! decisions (4950 pairs x 2 operating points) differ.
+//! Measured (tract 0.22.5): the tiny fixture with per-tensor scales is bit-exact; with per-channel
+//! scales tract is 23 steps off on it (cosine 0.707). The every-kind fixture (dilated
+//! "same"-padded depthwise, padded AveragePool, GlobalAveragePool, L2 normalization) with
+//! per-tensor scales: 98.5 % of values identical, but up to 22 steps apart, min cosine 0.877.
+//! Why, layer by layer: every layer's int8 output is within one step of the engine's, and the
+//! graph's L2 normalization gives the engine's bytes exactly from the same input; but the
+//! fixture's Dense output (scale 0.07) is a short vector, `||q - zp||` of 4 to 12 steps, so one
+//! step of rounding difference before it (a requantization tie of the depthwise convolution, in
+//! float on tract, in fixed point on the engine) moves the normalized embedding by up to
+//! `128 / ||q - zp||` steps: 2 of the 50 inputs, by 22 and 14. Embeddings of trained models are
+//! not that short (the shipped face model: at most 3 steps against its float graph, below).
+//! Before the averages were exported as the engine rounds them (`onnx_qdq`'s
+//! `rounded_average`), only 84.5 % were identical on this fixture (ties of the average pools
+//! rounded the other way, a step off each).
+//! The shipped face model's int8 embeddings vs its float graph's: at most 3 steps, min cosine
+//! 0.99651, 14 of 9900 decisions (4950 pairs x 2 operating points) differ.
 
 #[path = "../../shared/tests/common/mod.rs"]
 mod common;
@@ -35,13 +44,17 @@ use siamedge_trainer::export::{proto, qdq_onnx};
 use siamedge_trainer::quant::thresholds::int8_distances;
 
 /// Largest int8-step difference tract may show on any embedding value of the per-tensor tiny
-/// fixture, and the smallest cosine between tract's and the engine's embedding of one input.
+/// fixture, the smallest cosine between tract's and the engine's embedding of one input, and the
+/// smallest fraction of identical values.
 const FIXTURE_MAX_STEPS: i32 = 1;
 const FIXTURE_MIN_COSINE: f64 = 0.999;
-/// The same on the every-kind fixture (the unexplained gap in the module docs, bounded so that
-/// it cannot grow unnoticed).
+const FIXTURE_MIN_IDENTICAL: f64 = 0.99;
+/// The same on the every-kind fixture: one step of rounding difference before its L2
+/// normalization of a short vector becomes up to ~30 steps after it (see the module docs), so the
+/// step and cosine bounds are loose and the fraction of identical values is the tight one.
 const EVERY_KIND_MAX_STEPS: i32 = 24;
 const EVERY_KIND_MIN_COSINE: f64 = 0.85;
+const EVERY_KIND_MIN_IDENTICAL: f64 = 0.97;
 /// Largest int8-step difference between the shipped face model's int8 embedding (engine) and its
 /// float graph's embedding in int8 steps (tract on `model.onnx`), on held-out faces.
 const FACE_MAX_STEPS: i32 = 4;
@@ -177,14 +190,22 @@ fn fixtures() -> [(&'static str, ModelSpec); 2] {
 
 #[test]
 fn tract_on_per_tensor_qdq_files_stays_near_the_engine_on_every_layer_kind() {
-    for ((name, spec), (steps, cosine)) in fixtures().into_iter().zip([
-        (FIXTURE_MAX_STEPS, FIXTURE_MIN_COSINE),
-        (EVERY_KIND_MAX_STEPS, EVERY_KIND_MIN_COSINE),
+    for ((name, spec), (steps, cosine, identical)) in fixtures().into_iter().zip([
+        (FIXTURE_MAX_STEPS, FIXTURE_MIN_COSINE, FIXTURE_MIN_IDENTICAL),
+        (
+            EVERY_KIND_MAX_STEPS,
+            EVERY_KIND_MIN_COSINE,
+            EVERY_KIND_MIN_IDENTICAL,
+        ),
     ]) {
         let d = engine_and_tract(&per_tensor(&spec));
         eprintln!("{name}, per-tensor weight scales: {d:?}");
         assert!(d.max_steps <= steps, "{name}: {d:?}");
         assert!(d.min_cosine >= cosine, "{name}: {d:?}");
+        assert!(
+            d.same as f64 >= identical * d.values as f64,
+            "{name}: {d:?}"
+        );
     }
 }
 

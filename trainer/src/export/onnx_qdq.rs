@@ -8,7 +8,10 @@
 //! `weight_scale[ch]`); every bias an int32 initializer behind a per-axis `DequantizeLinear` with
 //! scales `input_scale * weight_scale[ch]`. A fused activation clamp `[min, max]` becomes `Relu`
 //! (when it is exactly ReLU) or `Clip` to `scale * (min - zp) ..= scale * (max - zp)` before the
-//! output `QuantizeLinear`, which is the same as clamping the int8 value.
+//! output `QuantizeLinear`, which is the same as clamping the int8 value. `AvgPool2d` and
+//! `GlobalAvgPool` round as the engine does (the int8 average over the real cells, half away from
+//! zero): the window sum is recovered in float and rounded with `Sign`, `Abs` and `Floor`, so the
+//! output `QuantizeLinear` sees an exact int8 value and no tie.
 //!
 //! The 8-bit tensors are **uint8 offset by 128**: an int8 value `q` with zero point `zp` is stored
 //! as `q + 128` with zero point `zp + 128` (weights: zero point 128), which dequantizes to the same
@@ -141,6 +144,53 @@ fn activation(g: &mut GraphBuilder, y: &str, act: Activation, out: Quant) -> Str
     g.node("Clip", &[y, &lo, &hi], &[])
 }
 
+/// Cells of `win` at output `(oy, ox)` that fall inside an `in_h x in_w` input (pools have no
+/// dilation).
+fn real_cells(win: &Window, in_h: u16, in_w: u16, oy: usize, ox: usize) -> usize {
+    let axis = |o: usize, stride: u16, pad: u16, kernel: u16, size: u16| {
+        let start = (o * usize::from(stride)) as i64 - i64::from(pad);
+        let lo = start.max(0);
+        let hi = (start + i64::from(kernel)).min(i64::from(size));
+        (hi - lo).max(0) as usize
+    };
+    let p = win.padding;
+    axis(oy, win.stride_h, p.top, win.kernel_h, in_h)
+        * axis(ox, win.stride_w, p.left, win.kernel_w, in_w)
+}
+
+/// The engine's average of int8 values (`siamedge_engine::kernels::pool`): `sum(q) / count` over
+/// the real cells, rounded half away from zero on the raw int8 values, as a real value
+/// `scale * (avg - zp)` that the following `QuantizeLinear` meets exactly. A bare `AveragePool`
+/// before `QuantizeLinear` rounds `avg - zp` half to even instead (onnxruntime; tract rounds it
+/// half away from zero), a step off on ties, which a later L2 normalization of a short vector
+/// magnifies many times. `mean` is the float window sum over `area` cells (padding counted as
+/// zeros), `counts` the real cells per output position.
+///
+/// In float: `sum(q - zp) = Round(mean * area / scale)`, an integer, recovered exactly while the
+/// runtime's float sum is within half a step of it (certainly for windows of up to 180 cells,
+/// where even the worst-case summation error `255 cells^2 2^-24` stays below 1/2; beyond, a
+/// rare step off as a bare `AveragePool`); `S = sum(q - zp) + zp * count = sum(q)`;
+/// `avg = Sign(S) * Floor(|S| / count + 1/2)`, exact (a tie `k + 1/2` is representable,
+/// anything else is at least `1/count` from one).
+fn rounded_average(g: &mut GraphBuilder, mean: &str, area: f32, counts: &str, q: Quant) -> String {
+    let to_steps = g.f32s("sum_per_mean", &[], &[area / q.scale]);
+    let sum = g.node("Mul", &[mean, &to_steps], &[]);
+    let sum = g.node("Round", &[&sum], &[]);
+    let zp = g.f32s("zero_point", &[], &[f32::from(q.zero_point)]);
+    let zp_cells = g.node("Mul", &[&zp, counts], &[]);
+    let sum = g.node("Add", &[&sum, &zp_cells], &[]);
+    let sign = g.node("Sign", &[&sum], &[]);
+    let abs = g.node("Abs", &[&sum], &[]);
+    let avg = g.node("Div", &[&abs, counts], &[]);
+    let half = g.f32s("half", &[], &[0.5]);
+    let avg = g.node("Add", &[&avg, &half], &[]);
+    let avg = g.node("Floor", &[&avg], &[]);
+    let avg = g.node("Mul", &[&sign, &avg], &[]);
+    let centered = g.node("Sub", &[&avg, &zp], &[]);
+    let scale = g.f32s("scale", &[], &[q.scale]);
+    g.node("Mul", &[&centered, &scale], &[])
+}
+
 /// OHWI `[o][kh][kw][i]` to OIHW `[o][i][kh][kw]`.
 fn ohwi_to_oihw(w: &[i8], o: usize, kh: usize, kw: usize, i: usize) -> Vec<i8> {
     let mut out = vec![0i8; w.len()];
@@ -206,10 +256,22 @@ fn layer_output(
         }
         LayerKind::AvgPool2d(win) => {
             let mut attrs = window_attrs(&win);
-            attrs.push(("count_include_pad", Attr::Int(0)));
-            g.node("AveragePool", &[a], &attrs)
+            attrs.push(("count_include_pad", Attr::Int(1)));
+            let mean = g.node("AveragePool", &[a], &attrs);
+            let area = usize::from(win.kernel_h) * usize::from(win.kernel_w);
+            let (oh, ow) = (usize::from(out.h), usize::from(out.w));
+            let counts: Vec<f32> = (0..oh * ow)
+                .map(|i| real_cells(&win, inp.h, inp.w, i / ow, i % ow) as f32)
+                .collect();
+            let counts = g.f32s("cells", &[1, 1, oh, ow], &counts);
+            rounded_average(g, &mean, area as f32, &counts, layer.input_quant)
         }
-        LayerKind::GlobalAvgPool => g.node("GlobalAveragePool", &[a], &[]),
+        LayerKind::GlobalAvgPool => {
+            let mean = g.node("GlobalAveragePool", &[a], &[]);
+            let cells = usize::from(inp.h) * usize::from(inp.w);
+            let counts = g.f32s("cells", &[], &[cells as f32]);
+            rounded_average(g, &mean, cells as f32, &counts, layer.input_quant)
+        }
         LayerKind::L2Normalize => l2_normalize(g, a, 1e-12),
         LayerKind::Reshape => {
             let nhwc = g.node("Transpose", &[a], &[("perm", Attr::Ints(vec![0, 2, 3, 1]))]);
@@ -261,6 +323,32 @@ pub fn qdq_onnx(model: &Model<'_>, metadata: &[(&str, String)]) -> Result<ModelP
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn real_cells_count_the_window_inside_the_input() {
+        // 2x2 stride 1 "same" on 2x2: padding only below and right, as the every-kind fixture.
+        let win = Window::new(2, 2, 1, 1).same(siamedge_format::Shape::new(2, 2, 8));
+        let cells: Vec<usize> = (0..4)
+            .map(|i| real_cells(&win, 2, 2, i / 2, i % 2))
+            .collect();
+        assert_eq!(cells, [4, 2, 2, 1]);
+        // 3x3 stride 2 padded 1 all round on 5x5: corners 4, edges 6, centre 9.
+        let mut win = Window::new(3, 3, 2, 2);
+        win.padding = siamedge_format::Padding {
+            top: 1,
+            left: 1,
+            bottom: 1,
+            right: 1,
+        };
+        let row = |oy| {
+            (0..3)
+                .map(|ox| real_cells(&win, 5, 5, oy, ox))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(row(0), [4, 6, 4]);
+        assert_eq!(row(1), [6, 9, 6]);
+        assert_eq!(row(2), [4, 6, 4]);
+    }
 
     #[test]
     fn ohwi_to_oihw_moves_each_tap() {
