@@ -38,6 +38,7 @@ use siamedge_edge::preprocess::{load_gray, to_input, to_int8};
 use siamedge_edge::OnnxEncoder;
 use siamedge_engine::{run_model, Engine, Kernels};
 use siamedge_format::{LayerSpec, Model, ModelSpec};
+use siamedge_tests::skip::or_skip_data;
 use siamedge_trainer::data::{DataCache, OrlFaces};
 use siamedge_trainer::eval::all_pairs;
 use siamedge_trainer::export::{proto, qdq_onnx};
@@ -233,16 +234,7 @@ fn orl() -> Option<(OrlFaces, PathBuf)> {
                 .map(|f| (f, dir))
                 .map_err(|e| e.to_string())
         });
-    match loaded {
-        Ok(v) => Some(v),
-        Err(e) if std::env::var("SIAMEDGE_REQUIRE_DATA").as_deref() == Ok("1") => {
-            panic!("SIAMEDGE_REQUIRE_DATA=1 but ORL is not loadable: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping: ORL is not cached ({e}); run `siamedge-train data fetch`");
-            None
-        }
-    }
+    or_skip_data("ORL", loaded)
 }
 
 #[test]
