@@ -26,9 +26,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf
   missing+=("the thumbv7em-none-eabihf target: rustup target add thumbv7em-none-eabihf")
 fi
 data="${SIAMEDGE_DATA:-$HOME/.cache/siamedge}"
-for set in orl mnist fashion-mnist; do
-  if [[ ! -f "$data/$set/manifest.json" ]]; then
-    missing+=("the $set data set in $data: cargo run -p siamedge-trainer --bin siamedge-train -- data fetch")
+for ds in orl mnist fashion-mnist; do
+  if [[ ! -f "$data/$ds/manifest.json" ]]; then
+    missing+=("the $ds data set in $data: cargo run -p siamedge-trainer --bin siamedge-train -- data fetch")
   fi
 done
 if ! command -v qemu-system-arm >/dev/null; then
