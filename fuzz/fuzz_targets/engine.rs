@@ -4,31 +4,15 @@
 //! never panics, and the engine gives the same output whether or not the arena leaves room for
 //! the packed (DSP-layout) kernels' scratch, which fall back to the reference kernels.
 
+use engine_run::{run, MAX_ARENA};
 use libfuzzer_sys::fuzz_target;
-use siamedge_engine::{dsp, needed_arena_bytes, Engine};
+use siamedge_engine::{dsp, needed_arena_bytes, Engine, Kernels};
 use siamedge_format::{FileKind, Model};
 
+#[path = "engine_run.rs"]
+mod engine_run;
 #[path = "reseal.rs"]
 mod reseal;
-
-/// Larger models would make single runs slow enough to trip libFuzzer's timeout.
-const MAX_ARENA: usize = 1 << 20;
-const MAX_MACS: u64 = 20_000_000;
-
-fn run(model: &Model<'_>, arena: usize, input: &[i8]) -> Option<Vec<i8>> {
-    let mut buffer = vec![0i8; arena];
-    let mut engine = Engine::with_buffer(model, &mut buffer).ok()?;
-    if engine.macs() > MAX_MACS {
-        return None;
-    }
-    let x: Vec<i8> = (0..engine.input_len())
-        .map(|i| input.get(i % input.len().max(1)).copied().unwrap_or(0))
-        .collect();
-    let expected = engine.output_len();
-    let out = engine.run(&x).expect("an input of input_len values runs");
-    assert_eq!(out.len(), expected);
-    Some(out.to_vec())
-}
 
 fn check(bytes: &[u8]) {
     let Ok(model) = Model::decode(bytes) else {
@@ -44,8 +28,8 @@ fn check(bytes: &[u8]) {
         let mut small = vec![0i8; least - 1];
         assert!(Engine::with_buffer(&model, &mut small).is_err());
     }
-    let tight = run(&model, least, &input);
-    let wide = run(&model, roomy, &input);
+    let tight = run(&model, least, Kernels::best(), &input);
+    let wide = run(&model, roomy, Kernels::best(), &input);
     if let (Some(a), Some(b)) = (tight, wide) {
         assert_eq!(a, b, "packed kernels and their fallbacks disagree");
     }

@@ -5,32 +5,16 @@
 //! with the least arena (all reference), the roomy one (every convolution and dense layer on
 //! the host kernels) and one between (some each way).
 
+use engine_run::{run, MAX_ARENA};
 use libfuzzer_sys::fuzz_target;
 use siamedge_engine::host::{self, Isa};
-use siamedge_engine::{needed_arena_bytes, Engine, Kernels};
+use siamedge_engine::{needed_arena_bytes, Kernels};
 use siamedge_format::{FileKind, Model};
 
+#[path = "engine_run.rs"]
+mod engine_run;
 #[path = "reseal.rs"]
 mod reseal;
-
-/// Larger models would make single runs slow enough to trip libFuzzer's timeout.
-const MAX_ARENA: usize = 1 << 20;
-const MAX_MACS: u64 = 20_000_000;
-
-fn run(model: &Model<'_>, arena: usize, kernels: Kernels, input: &[i8]) -> Option<Vec<i8>> {
-    let mut buffer = vec![0i8; arena];
-    let mut engine = Engine::with_kernels(model, &mut buffer, kernels).ok()?;
-    if engine.macs() > MAX_MACS {
-        return None;
-    }
-    let x: Vec<i8> = (0..engine.input_len())
-        .map(|i| input.get(i % input.len().max(1)).copied().unwrap_or(0))
-        .collect();
-    let expected = engine.output_len();
-    let out = engine.run(&x).expect("an input of input_len values runs");
-    assert_eq!(out.len(), expected);
-    Some(out.to_vec())
-}
 
 fn check(bytes: &[u8]) {
     let Ok(model) = Model::decode(bytes) else {
