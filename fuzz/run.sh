@@ -24,6 +24,13 @@ trap 'rm -rf "$scratch"' EXIT
 cargo fuzz build
 for target in $(cargo fuzz list); do
     mkdir -p "$scratch/$target" "fuzz/corpus/$target"
+    if [ "$target" = model_load ]; then
+        # Seeds made here, not committed: the shipped models' files and ONNX graphs.
+        for m in models/*/; do
+            cp "$m/model.sgm" "$scratch/$target/$(basename "$m").sgm"
+            cp "$m/model.onnx" "$scratch/$target/$(basename "$m").onnx"
+        done
+    fi
     echo "== fuzz target $target: ${seconds}s"
     if ! cargo fuzz run "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Embedding latency (batch 1) and throughput (batch 32) of a shipped model on one thread, in one
 # run: the edge's int8 path (the engine on model.sgm: reference kernels and the host SIMD kernels
-# of every instruction set the CPU has) and tract f32 on model.onnx (edge/examples/bench.rs),
+# of every instruction set the CPU has) and tract f32 on model.onnx (`siamedge bench`),
 # beside onnxruntime int8 (model.int8.onnx) and f32 (model.onnx) at default settings with
 # intra_op_num_threads=1 (the pinned venv of scripts/check-onnx.sh). Prints one table and the
 # ratios of our int8 to onnxruntime's int8 (above 1: we are faster).
@@ -14,7 +14,7 @@ model="${1:-models/face-orl}"
 python="$(scripts/check-onnx.sh --venv-only)"
 rows="$(mktemp)"
 trap 'rm -f "$rows"' EXIT
-cargo run --quiet --release -p siamedge-edge --example bench -- --model "$model" --json > "$rows"
+cargo run --quiet --release -p siamedge-edge --bin siamedge -- --model "$model" bench --json --gallery-sizes 0 > "$rows"
 
 "$python" - "$model" "$rows" <<'PY'
 import json
@@ -25,7 +25,7 @@ import numpy as np
 import onnxruntime as ort
 
 model, rows_file = sys.argv[1], sys.argv[2]
-rows = [json.loads(line) for line in open(rows_file)]
+rows = json.load(open(rows_file))["embed"]
 BATCH = 32
 
 
@@ -80,10 +80,11 @@ print(f"{'runtime':<48} {'batch 1 ms':>11} {'batch 32 images/s':>18}")
 for r in rows:
     print(f"{r['runtime']:<48} {r['batch1_ms']:>11.3f} {r['batch32_images_per_s']:>18.0f}")
 print()
-print("ours vs onnxruntime int8 (above 1: ours is faster)")
+print("ours vs onnxruntime, same precision (above 1: ours is faster)")
 for r in rows:
-    if r["runtime"].startswith("int8 engine"):
-        lat = ort_int8["batch1_ms"] / r["batch1_ms"]
-        thr = r["batch32_images_per_s"] / ort_int8["batch32_images_per_s"]
-        print(f"{r['runtime']:<48} batch 1 x{lat:.2f}, batch 32 x{thr:.2f}")
+    peer = ort_int8 if r["runtime"].startswith("int8 engine") else ort_f32 if r["runtime"].startswith("f32 tract") else None
+    if peer is not None:
+        lat = peer["batch1_ms"] / r["batch1_ms"]
+        thr = r["batch32_images_per_s"] / peer["batch32_images_per_s"]
+        print(f"{r['runtime']:<48} batch 1 x{lat:.2f}, batch 32 x{thr:.2f}  (vs {peer['runtime']})")
 PY

@@ -83,6 +83,44 @@ pub enum EdgeError {
         /// What is unsupported.
         what: String,
     },
+    /// An image's header claims more pixels than the limit; refused before any pixel buffer is
+    /// allocated (see [`MAX_PIXELS`](crate::preprocess::MAX_PIXELS)).
+    #[error("image {path}: its header claims {width} x {height} = {pixels} pixels, over the limit of {limit} pixels")]
+    TooManyPixels {
+        /// The image file (or request body).
+        path: PathBuf,
+        /// Columns the header claims.
+        width: u32,
+        /// Rows the header claims.
+        height: u32,
+        /// `width * height`.
+        pixels: u64,
+        /// The limit in pixels.
+        limit: u64,
+    },
+    /// The bytes are not an image of a supported format (PNG, JPEG, PGM/PPM).
+    #[error("image {path}: not a PNG, JPEG or PGM/PPM image ({len} bytes, starting {start:?})")]
+    NotAnImage {
+        /// The file (or request body).
+        path: PathBuf,
+        /// Its length in bytes.
+        len: usize,
+        /// Its first bytes (at most 16), lossily as text.
+        start: String,
+    },
+    /// A file of a model folder names another model than the folder's model file (or none):
+    /// the folder mixes two exports ([`ModelBundle`](crate::ModelBundle)).
+    #[error("{file} names model {found}, but {model} is model {expected}: the folder's files do not pair (re-export the folder, or re-pair it with `siamedge-train onnx --model MODEL.sgm --out model.int8.onnx --stamp model.onnx` and the card's model_id)")]
+    Pairing {
+        /// The file that names another model (an ONNX graph or the card).
+        file: PathBuf,
+        /// The id it names, 32 hex digits, or `"no model id"`.
+        found: String,
+        /// The model file's id, 32 hex digits.
+        expected: String,
+        /// The model file.
+        model: PathBuf,
+    },
 }
 
 impl From<WriteError> for EdgeError {

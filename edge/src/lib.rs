@@ -7,6 +7,7 @@
 //!   grey, area resize; int8 for the engine, normalized f32 for float graphs).
 //! - [`int8`]: int8 models on `siamedge-engine` from the model file (`model.sgm`), the device's
 //!   embeddings bit for bit.
+//! - [`bundle`]: a model folder whose files (model file, ONNX graphs, card) name one model.
 //! - [`runtime`]: an encoder (int8 on the engine, or a float ONNX on tract) paired with the model
 //!   file for the metric and thresholds.
 //!
@@ -14,13 +15,20 @@
 //! embeds from the command line; the library needs neither clap nor anyhow.
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod error;
 pub mod gallery_file;
+pub mod index;
 pub mod int8;
 pub mod preprocess;
 pub mod runtime;
+#[cfg(feature = "service")]
+pub mod service;
+pub mod store;
 
+pub use bundle::ModelBundle;
 pub use error::EdgeError;
 pub use gallery_file::GalleryFile;
+pub use index::{GalleryIndex, Hit, IndexError};
 pub use int8::Int8Encoder;
 pub use runtime::{Encoder, OnnxEncoder, Runtime};

@@ -31,16 +31,95 @@ pub struct GrayImage {
     pub pixels: Vec<u8>,
 }
 
-/// Decodes the image at `path` (format from its content) and converts it to grey.
+/// The most pixels (`width * height`) an image may claim: 40 megapixels.
+///
+/// A 12 MP phone photo (4032 x 3024) and a 24 MP camera frame fit; a header claiming
+/// 100,000 x 100,000 (10 gigapixels, 10 GB of grey or 40 GB of RGBA once decoded) does not.
+/// [`decode_gray`] refuses an image over it from the header alone, before a pixel buffer is
+/// allocated ([`EdgeError::TooManyPixels`]). At the limit, a decoded 8-bit RGBA image takes
+/// 160 MB and its grey copy 40 MB.
+pub const MAX_PIXELS: u64 = 40_000_000;
+
+/// Bytes of a decoded pixel at most (16-bit RGBA): the second guard, `image::Limits::max_alloc`,
+/// allows `max_pixels * MAX_BYTES_PER_PIXEL` bytes.
+const MAX_BYTES_PER_PIXEL: u64 = 8;
+
+/// Decodes the image at `path` (format from its content: PNG, JPEG, PGM/PPM) and converts it
+/// to grey; [`decode_gray`] on the file's bytes (at most [`MAX_PIXELS`] pixels).
 pub fn load_gray(path: &Path) -> Result<GrayImage, EdgeError> {
     let bytes = std::fs::read(path).map_err(|source| EdgeError::Io {
         action: "reading",
         path: path.to_path_buf(),
         source,
     })?;
-    let img = image::load_from_memory(&bytes).map_err(|source| EdgeError::Image {
-        path: path.to_path_buf(),
+    decode_gray(&bytes, path)
+}
+
+/// [`decode_gray_limited`] with [`MAX_PIXELS`].
+pub fn decode_gray(bytes: &[u8], name: &Path) -> Result<GrayImage, EdgeError> {
+    decode_gray_limited(bytes, name, MAX_PIXELS)
+}
+
+/// Decodes an encoded image (format guessed from its content: PNG, JPEG, PGM/PPM) and converts
+/// it to grey (ITU-R 601 luma). `name` names the image in errors (a path, or a request body).
+///
+/// The header is read first: an image claiming more than `max_pixels` pixels
+/// (`width * height`) is refused with [`EdgeError::TooManyPixels`] before any pixel buffer is
+/// allocated; the decoder also runs under `image::Limits::max_alloc` of `max_pixels * 8` bytes.
+/// Bytes of no supported format are [`EdgeError::NotAnImage`]; truncated or corrupt files are
+/// [`EdgeError::Image`].
+pub fn decode_gray_limited(
+    bytes: &[u8],
+    name: &Path,
+    max_pixels: u64,
+) -> Result<GrayImage, EdgeError> {
+    use image::ImageDecoder;
+    let image_error = |source| EdgeError::Image {
+        path: name.to_path_buf(),
         source,
+    };
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| image_error(image::ImageError::IoError(e)))?;
+    if reader.format().is_none() {
+        let start = &bytes[..bytes.len().min(16)];
+        return Err(EdgeError::NotAnImage {
+            path: name.to_path_buf(),
+            len: bytes.len(),
+            start: String::from_utf8_lossy(start).into_owned(),
+        });
+    }
+    let max_alloc = max_pixels.saturating_mul(MAX_BYTES_PER_PIXEL);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(max_alloc);
+    reader.limits(limits);
+    // Reads the header only (PNG up to the first IDAT, JPEG markers, the PNM header).
+    let decoder = reader.into_decoder().map_err(image_error)?;
+    let (width, height) = decoder.dimensions();
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > max_pixels {
+        return Err(EdgeError::TooManyPixels {
+            path: name.to_path_buf(),
+            width,
+            height,
+            pixels,
+            limit: max_pixels,
+        });
+    }
+    if decoder.total_bytes() > max_alloc {
+        return Err(image_error(image::ImageError::Limits(
+            image::error::LimitError::from_kind(image::error::LimitErrorKind::InsufficientMemory),
+        )));
+    }
+    let img = image::DynamicImage::from_decoder(decoder).map_err(|e| match e {
+        // The reader's own words ("failed to fill whole buffer") do not say what is wrong.
+        image::ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            image_error(image::ImageError::IoError(std::io::Error::new(
+                io.kind(),
+                "truncated: the file ends before all of its pixel data",
+            )))
+        }
+        e => image_error(e),
     })?;
     let g = img.to_luma8();
     Ok(GrayImage {
@@ -159,6 +238,6 @@ mod tests {
         let p = dir.path().join("junk.png");
         std::fs::write(&p, b"not an image").unwrap();
         let e = load_gray(&p).unwrap_err();
-        assert!(matches!(e, EdgeError::Image { .. }) && e.to_string().contains("junk.png"));
+        assert!(matches!(e, EdgeError::NotAnImage { .. }) && e.to_string().contains("junk.png"));
     }
 }

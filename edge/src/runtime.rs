@@ -27,7 +27,9 @@ use tract_onnx::prelude::*;
 
 use crate::error::EdgeError;
 use crate::int8::Int8Encoder;
-use crate::preprocess::{load_gray, to_input, GrayImage};
+use crate::preprocess::{load_gray, to_input, GrayImage, MAX_PIXELS};
+
+pub mod onnx_check;
 
 /// A tract plan for a float ONNX encoder, batch 1.
 #[derive(Debug)]
@@ -44,6 +46,21 @@ fn onnx_err(path: &Path, e: impl std::fmt::Display) -> EdgeError {
         path: path.to_path_buf(),
         reason: format!("{e:#}"),
     }
+}
+
+/// Runs `f`, a call into tract, turning a panic inside it into [`EdgeError::Onnx`] that names
+/// `path` and what tract was `doing`. tract 0.22 unwraps on some malformed graphs that
+/// [`onnx_check`] cannot foresee (an axis out of range for a rank tract infers later, for one), so
+/// every call into tract on an untrusted graph runs under this guard.
+fn guard_tract<T>(path: &Path, doing: &str, f: impl FnOnce() -> T) -> Result<T, EdgeError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        onnx_err(path, format!("tract panicked {doing}: {what}"))
+    })
 }
 
 fn fixed_dims(path: &Path, proto: &ModelProto, output: bool) -> Result<Vec<usize>, EdgeError> {
@@ -93,9 +110,16 @@ impl OnnxEncoder {
     }
 
     /// Loads an ONNX model from its bytes; `path` names it in errors.
+    ///
+    /// Untrusted bytes are fine: the graph is checked ([`onnx_check::check`]: node inputs that
+    /// exist, tensors whose data match their dims, bounded dimensions) and the input bounded to
+    /// `C * H * W <= 3 * MAX_PIXELS` before tract sees it, and tract's analysis (like every later
+    /// run, [`embed`](Self::embed)) runs under `catch_unwind`; every failure is
+    /// [`EdgeError::Onnx`] or [`EdgeError::Mismatch`].
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, EdgeError> {
         use prost::Message;
         let proto = ModelProto::decode(bytes).map_err(|e| onnx_err(path, e))?;
+        onnx_check::check(&proto).map_err(|reason| onnx_err(path, reason))?;
         let input = fixed_dims(path, &proto, false)?;
         let output = fixed_dims(path, &proto, true)?;
         let (input, dim) = match (input.as_slice(), output.as_slice()) {
@@ -115,12 +139,24 @@ impl OnnxEncoder {
             .map(|e| (e.key.clone(), e.value.clone()))
             .collect();
         let (c, h, w) = input;
-        let plan = tract_onnx::onnx()
-            .model_for_proto_model(&proto)
-            .and_then(|m| m.with_input_fact(0, f32::fact([1, c, h, w]).into()))
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| onnx_err(path, e))?;
+        let values = (c as u64).saturating_mul(h as u64).saturating_mul(w as u64);
+        if values > 3 * MAX_PIXELS {
+            return Err(EdgeError::Mismatch {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "input (C, H, W) ({c}, {h}, {w}) is {values} values, over the limit of {}",
+                    3 * MAX_PIXELS
+                ),
+            });
+        }
+        let build = || {
+            tract_onnx::onnx()
+                .model_for_proto_model(&proto)
+                .and_then(|m| m.with_input_fact(0, f32::fact([1, c, h, w]).into()))
+                .and_then(|m| m.into_optimized())
+                .and_then(|m| m.into_runnable())
+        };
+        let plan = guard_tract(path, "analysing the graph", build)?.map_err(|e| onnx_err(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
             plan,
@@ -160,10 +196,10 @@ impl OnnxEncoder {
             path: self.path.clone(),
             reason: format!("input of {} values for (1, {c}, {h}, {w}): {e}", x.len()),
         })?;
-        let out = self
-            .plan
-            .run(tvec!(tensor.into()))
-            .map_err(|e| onnx_err(&self.path, e))?;
+        let out = guard_tract(&self.path, "running the graph", || {
+            self.plan.run(tvec!(tensor.into()))
+        })?
+        .map_err(|e| onnx_err(&self.path, e))?;
         let first = out
             .first()
             .ok_or_else(|| onnx_err(&self.path, "the plan returned no output"))?;
@@ -225,6 +261,15 @@ impl Runtime {
             path: onnx.to_path_buf(),
             reason,
         };
+        let id_hex = hex::encode(m.id().as_bytes());
+        if let Some(recorded) = encoder.metadata("siamedge.model_id") {
+            if recorded != id_hex {
+                return Err(mismatch(format!(
+                    "exported from model {recorded}, but {} is model {id_hex}",
+                    model.display()
+                )));
+            }
+        }
         if encoder.input_shape() != want {
             return Err(mismatch(format!(
                 "input (C, H, W) {:?}, but {} expects {want:?}",
@@ -239,15 +284,6 @@ impl Runtime {
                 model.display(),
                 m.dim()
             )));
-        }
-        let id_hex = hex::encode(m.id().as_bytes());
-        if let Some(recorded) = encoder.metadata("siamedge.model_id") {
-            if recorded != id_hex {
-                return Err(mismatch(format!(
-                    "exported from model {recorded}, but {} is model {id_hex}",
-                    model.display()
-                )));
-            }
         }
         Self::new(Encoder::Float(Box::new(encoder)), m)
     }

@@ -11,7 +11,8 @@ pub fn reseal(kind: FileKind, data: &[u8]) -> Option<Vec<u8>> {
     let payload = data.get(envelope::HEADER_LEN..data.len().checked_sub(envelope::CRC_LEN)?)?;
     if kind == FileKind::Model {
         let body = payload.get(ModelId::LEN..)?;
-        let mut fixed = ModelId::digest(body).as_bytes().to_vec();
+        let id = ModelId::of_model_body(kind.version(), body).unwrap_or_else(|_| ModelId::digest(body));
+        let mut fixed = id.as_bytes().to_vec();
         fixed.extend_from_slice(body);
         envelope::seal(kind, &fixed).ok()
     } else {

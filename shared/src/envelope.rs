@@ -124,7 +124,7 @@ pub fn open(kind: FileKind, bytes: &[u8]) -> Result<Envelope<'_>, FormatError> {
 
 /// Writes the header and CRC around a payload already written at `buf[HEADER_LEN..][..payload_len]`
 /// and returns the whole file, `buf[..OVERHEAD + payload_len]`.
-fn seal_in_place(
+pub(crate) fn seal_in_place(
     kind: FileKind,
     buf: &mut [u8],
     payload_len: usize,

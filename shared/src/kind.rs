@@ -36,10 +36,12 @@ impl FileKind {
         }
     }
 
-    /// The format version this crate writes, and the newest it reads.
+    /// The format version this crate writes, and the newest it reads. Models are at 2 (the id
+    /// leaves the operating points out, see [`crate::model_id`]); the other kinds at 1.
     pub const fn version(self) -> u16 {
         match self {
-            FileKind::Model | FileKind::Embedding | FileKind::Template | FileKind::Gallery => 1,
+            FileKind::Model => 2,
+            FileKind::Embedding | FileKind::Template | FileKind::Gallery => 1,
         }
     }
 

@@ -18,7 +18,7 @@
 //! values, and never panic (a fuzz target per decoder checks it). The wire layouts and the compatibility rule are in the
 //! crate README.
 //!
-//! Features: `alloc`; `std` (implies `alloc`, adds `std::error::Error` and the atomic file
+//! Features: `alloc`; `seal` ([`seal`]: ChaCha20-Poly1305 template records, no_std); `std` (implies `alloc`, adds `std::error::Error` and the atomic file
 //! writer [`file::write_atomic`]); default `std`.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![warn(missing_docs)]
@@ -44,6 +44,8 @@ pub mod model;
 pub mod model_id;
 pub mod preprocess;
 pub mod quantize;
+#[cfg(feature = "seal")]
+pub mod seal;
 pub mod template;
 pub mod vectors;
 mod wire;

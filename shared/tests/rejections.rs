@@ -61,13 +61,14 @@ fn envelope_rejections_for_every_kind() -> Result<(), FormatError> {
             })
         );
         let mut newer = file.clone();
-        newer[4] = 2;
+        let next = kind.version() + 1;
+        newer[4..6].copy_from_slice(&next.to_le_bytes());
         assert_eq!(
             decode(kind, &newer),
             Err(FormatError::UnsupportedVersion {
                 kind,
-                found: 2,
-                supported: 1
+                found: next,
+                supported: kind.version()
             })
         );
         let mut corrupt = file.clone();

@@ -122,7 +122,11 @@ fn the_shipped_face_model_gives_the_device_embeddings() {
         let mut arena = vec![0i8; siamedge_engine::needed_arena_bytes(&model)];
         let mut engine = Engine::with_kernels(&model, &mut arena, Kernels::Reference).unwrap();
         let device = engine.run(&input).unwrap().to_vec();
-        assert_eq!(rt.embed_path(&p).unwrap().values(), &device[..], "image {k}");
+        assert_eq!(
+            rt.embed_path(&p).unwrap().values(),
+            &device[..],
+            "image {k}"
+        );
     }
 }
 

@@ -47,6 +47,7 @@ fn eval_args(runs: Vec<PathBuf>, out: PathBuf) -> EvalOptions {
         no_plots: false,
         flip_tta: false,
         validation: false,
+        threshold_impostors: None,
     }
 }
 

@@ -11,7 +11,10 @@ fn repo() -> &'static Path {
 #[test]
 fn shipped_qdq_graphs_are_the_exporters() {
     let out = tempfile::tempdir().unwrap();
-    for (name, run) in [("face-orl", "runs/face-f0"), ("digits-mnist", "runs/digits")] {
+    for (name, run) in [
+        ("face-orl", "runs/face-f0"),
+        ("digits-mnist", "runs/digits"),
+    ] {
         let dir = repo().join("models").join(name);
         let written = out.path().join(format!("{name}.onnx"));
         let status = Command::new(env!("CARGO_BIN_EXE_siamedge-train"))

@@ -37,6 +37,10 @@ fn tiny(arch: Arch, loss: LossKind) -> TrainConfig {
         ..EncoderConfig::reference(16, 16, 8)
     };
     cfg.model.hidden = 8;
+    // The map-comparing networks: one block each side of the comparison, a 3x3 window.
+    cfg.model.pair.merge_after = 1;
+    cfg.model.pair.window = 3;
+    cfg.model.pair.summary = 8;
     cfg.loss = loss;
     cfg.steps = 40;
     cfg.batch = 16;
@@ -103,6 +107,21 @@ fn two_channel_learns() {
 #[test]
 fn hybrid_learns() {
     assert_learns(Arch::Hybrid, LossKind::Binary);
+}
+
+#[test]
+fn intermediate_merging_learns() {
+    assert_learns(Arch::Merge, LossKind::Binary);
+}
+
+#[test]
+fn cross_input_neighborhood_differences_learn() {
+    assert_learns(Arch::CrossInput, LossKind::Binary);
+}
+
+#[test]
+fn normalized_correlation_learns() {
+    assert_learns(Arch::NormCorr, LossKind::Binary);
 }
 
 #[test]

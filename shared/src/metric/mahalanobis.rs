@@ -86,6 +86,20 @@ pub(crate) fn mahalanobis_diag_iter(
     Ok(libm::sqrtf(q.max(0.0)))
 }
 
+/// One term `w * (p - r)^2` of the diagonal form between int8 values `a` (step `sa`) and `b`
+/// (step `sb`), with `p = a * sa`, `r = b * sb` in f32. The int8 form is the f32 sum of these
+/// terms in element order (see [`Metric::distance_i8`](super::Metric::distance_i8)), and the
+/// distance [`mahalanobis_from_form`] of that sum.
+pub fn mahalanobis_diag_i8_term(w: f32, a: i8, sa: f32, b: i8, sb: f32) -> f32 {
+    let (p, r) = (f32::from(a) * sa, f32::from(b) * sb);
+    w * (p - r) * (p - r)
+}
+
+/// The distance from a quadratic form `q = (a - b)^T M (a - b)`: `sqrt(max(q, 0))`.
+pub fn mahalanobis_from_form(q: f32) -> f32 {
+    libm::sqrtf(q.max(0.0))
+}
+
 /// `sqrt((a - b)^T M (a - b))` with `m` the `d x d` matrix `M` in row-major order
 /// (`m[i * d + j] = M_ij`), `d = a.len() = b.len()`; `m.len()` must be `d * d`. Costs `d^2`
 /// multiply-adds and no allocation.

@@ -4,8 +4,10 @@
 //! slices ([`Metric::distance`]) or int8 embeddings ([`Metric::distance_i8`], which also refuses
 //! embeddings of two different models). The free functions are the building blocks: f32 slices
 //! ([`squared_l2`], [`l2`], [`cosine_distance`], [`l1`], [`mahalanobis`], [`mahalanobis_diag`]),
-//! exact integer sums over int8 slices ([`squared_l2_i8`], [`l1_i8`], [`dot_i8`]) and
-//! [`logistic_probability`]. None allocates or panics; a length mismatch is
+//! exact integer sums over int8 slices ([`squared_l2_i8`], [`l1_i8`], [`dot_i8`]), the one
+//! conversion of those sums to real distances ([`squared_l2_from_i8_sum`], [`l2_from_i8_sum`],
+//! [`l1_from_i8_sum`], [`cosine_from_i8_sums`], and per term for the diagonal Mahalanobis form,
+//! [`mahalanobis_diag_i8_term`] and [`mahalanobis_from_form`]) and [`logistic_probability`]. None allocates or panics; a length mismatch is
 //! [`FormatError::DimensionMismatch`].
 
 mod float;
@@ -14,8 +16,12 @@ mod mahalanobis;
 mod probability;
 
 pub use float::{cosine_distance, l1, l2, squared_l2};
-pub use int8::{dot_i8, l1_i8, squared_l2_i8};
-pub use mahalanobis::{mahalanobis, mahalanobis_diag};
+pub use int8::{
+    dot_i8, l1_from_i8_sum, l1_i8, l2_from_i8_sum, squared_l2_from_i8_sum, squared_l2_i8,
+};
+pub use mahalanobis::{
+    mahalanobis, mahalanobis_diag, mahalanobis_diag_i8_term, mahalanobis_from_form,
+};
 pub use probability::logistic_probability;
 
 use crate::embedding::EmbeddingRef;
@@ -23,6 +29,18 @@ use crate::error::FormatError;
 use crate::le::LeF32Slice;
 use float::cosine_from_sums;
 use mahalanobis::mahalanobis_diag_iter;
+
+/// Cosine distance between two int8 embeddings from their exact sums `dot = Σ a b`,
+/// `na = Σ a^2`, `nb = Σ b^2` and steps `sa`, `sb`: `1 - dot sa sb / (|a| |b|)` in f64, clamped
+/// into `0..=2`, rounded once to f32; 1 when either norm is zero.
+pub fn cosine_from_i8_sums(dot: i32, na: i32, nb: i32, sa: f32, sb: f32) -> f32 {
+    let (sa, sb) = (f64::from(sa), f64::from(sb));
+    cosine_from_sums(
+        f64::from(dot) * sa * sb,
+        f64::from(na) * sa * sa,
+        f64::from(nb) * sb * sb,
+    )
+}
 
 /// How two embeddings are compared. Every distance is `>= 0`, and 0 for identical inputs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -94,8 +112,7 @@ impl Metric<'_> {
         };
         let squared = || -> Result<f32, FormatError> {
             if same_scale {
-                let s = f64::from(sa);
-                Ok((s * s * f64::from(squared_l2_i8(x, y)?)) as f32)
+                Ok(squared_l2_from_i8_sum(squared_l2_i8(x, y)?, sa))
             } else {
                 Ok(reals().map(|(p, r)| (p - r) * (p - r)).sum())
             }
@@ -105,20 +122,18 @@ impl Metric<'_> {
             Metric::L2 => squared().map(libm::sqrtf),
             Metric::L1 => {
                 if same_scale {
-                    Ok((f64::from(sa) * f64::from(l1_i8(x, y)?)) as f32)
+                    Ok(l1_from_i8_sum(l1_i8(x, y)?, sa))
                 } else {
                     Ok(reals().map(|(p, r)| libm::fabsf(p - r)).sum())
                 }
             }
-            Metric::Cosine => {
-                let (na, nb) = (dot_i8(x, x)?, dot_i8(y, y)?);
-                let (sa, sb) = (f64::from(sa), f64::from(sb));
-                Ok(cosine_from_sums(
-                    f64::from(dot) * sa * sb,
-                    f64::from(na) * sa * sa,
-                    f64::from(nb) * sb * sb,
-                ))
-            }
+            Metric::Cosine => Ok(cosine_from_i8_sums(
+                dot,
+                dot_i8(x, x)?,
+                dot_i8(y, y)?,
+                sa,
+                sb,
+            )),
             Metric::MahalanobisDiag(w) => {
                 if w.len() != x.len() {
                     return Err(FormatError::DimensionMismatch {
@@ -126,11 +141,13 @@ impl Metric<'_> {
                         found: w.len(),
                     });
                 }
-                let q: f32 = reals()
+                let q: f32 = x
+                    .iter()
+                    .zip(y)
                     .zip(w.iter())
-                    .map(|((p, r), w)| w * (p - r) * (p - r))
+                    .map(|((p, r), w)| mahalanobis_diag_i8_term(w, *p, sa, *r, sb))
                     .sum();
-                Ok(libm::sqrtf(q.max(0.0)))
+                Ok(mahalanobis_from_form(q))
             }
         }
     }

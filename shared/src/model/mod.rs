@@ -11,20 +11,25 @@
 //! The model id is verified on every decode (SHA-256 over the body: about 20 to 50 cycles per
 //! byte on a Cortex-M4, so under 0.1 s for a 200 KiB model at 168 MHz). A file whose id does not
 //! match its body is rejected with [`FormatError::BadModelId`], so templates can trust the id.
+//! Which bytes the id covers depends on the format version ([`body_id`]): version 2 (written
+//! today) leaves the decision section out, so thresholds change without changing the id;
+//! version 1 files (whole body hashed) still decode.
 //!
 //! Hosts build model files with `ModelSpec` (feature `alloc`), which computes multipliers, the
 //! id and the CRC, and checks its own output with [`Model::decode`].
 //!
 //! Payload layout (postcard; see the crate README for the full table):
-//! `id: [u8; 16]`, then the body that the id hashes: `task`, `input`, `embedding`, `metric`,
-//! `decision`, `arena_bytes: u32`, `layers: varint count` then each [`Layer`].
+//! `id: [u8; 16]`, then the body: `task`, `input`, `embedding`, `metric`, `decision`,
+//! `arena_bytes: u32`, `layers: varint count` then each [`Layer`].
 
+mod id;
 mod layer;
 #[cfg(feature = "alloc")]
 mod spec;
 mod validate;
 mod window;
 
+pub use id::body_id;
 pub use layer::{Activation, Layer, LayerKind, Quant, Shape};
 #[cfg(feature = "alloc")]
 pub use spec::{LayerSpec, MetricSpec, ModelSpec};
@@ -110,6 +115,7 @@ pub struct EmbeddingSpec {
 /// A decoded, validated model borrowing from its file bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model<'a> {
+    version: u16,
     id: ModelId,
     task: Task,
     input: InputSpec,
@@ -232,7 +238,7 @@ impl<'a> Model<'a> {
         let env = envelope::open(KIND, bytes)?;
         let mut r = Reader::new(KIND, env.payload);
         let stored: ModelId = r.take("id")?;
-        let computed = ModelId::digest(r.rest());
+        let computed = body_id(env.version, r.rest())?;
         if stored != computed {
             return Err(FormatError::BadModelId { stored, computed });
         }
@@ -273,6 +279,7 @@ impl<'a> Model<'a> {
         r.set_index(None);
         r.finish()?;
         let model = Model {
+            version: env.version,
             id: stored,
             task,
             input,
@@ -286,9 +293,15 @@ impl<'a> Model<'a> {
         Ok(model)
     }
 
-    /// The model's id (SHA-256 prefix of its body, verified at decode).
+    /// The model's id (SHA-256 prefix of its body without the decision section, or of the whole
+    /// body in a version-1 file; verified at decode).
     pub fn id(&self) -> ModelId {
         self.id
+    }
+
+    /// The file's format version, `1..=FileKind::Model.version()` (which id rule it uses).
+    pub fn version(&self) -> u16 {
+        self.version
     }
 
     /// What the model recognizes.

@@ -1,8 +1,9 @@
 //! Owned model description for hosts: build it (the trainer's export), encode it to a file.
 //!
-//! [`ModelSpec::to_bytes`] writes the payload, hashes the body into the model id, seals the
-//! envelope, and then decodes its own output with [`Model::decode`]: a spec that would give an
-//! invalid file is an error here, never a file the firmware rejects later.
+//! [`ModelSpec::to_bytes`] writes the payload, hashes the body (less its decision section) into
+//! the model id ([`ModelId::of_model_body`]), seals the envelope, and then decodes its own output
+//! with [`Model::decode`]: a spec that would give an invalid file is an error here, never a file
+//! the firmware rejects later.
 
 use alloc::vec::Vec;
 
@@ -294,16 +295,18 @@ impl ModelSpec {
         Ok(s.into_bytes())
     }
 
-    /// The id the encoded model will have.
+    /// The id the encoded model will have: it names everything but the decision section, so two
+    /// specs that differ only in operating points have the same id.
     pub fn id(&self) -> Result<ModelId, FormatError> {
-        Ok(ModelId::digest(&self.body()?))
+        ModelId::of_model_body(KIND.version(), &self.body()?)
     }
 
-    /// Encodes the model file (id and CRC computed) and checks it by decoding it.
+    /// Encodes the model file at the current format version (id and CRC computed) and checks it
+    /// by decoding it.
     pub fn to_bytes(&self) -> Result<Vec<u8>, FormatError> {
         let body = self.body()?;
         let mut payload = Vec::with_capacity(body.len() + ModelId::LEN);
-        payload.extend_from_slice(ModelId::digest(&body).as_bytes());
+        payload.extend_from_slice(ModelId::of_model_body(KIND.version(), &body)?.as_bytes());
         payload.extend_from_slice(&body);
         let file = envelope::seal(KIND, &payload)?;
         Model::decode(&file)?;

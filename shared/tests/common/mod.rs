@@ -223,11 +223,14 @@ pub fn payload(file: &[u8]) -> &[u8] {
 }
 
 /// A `kind` file around `payload`, with a correct header and CRC; for a model, `payload` is the
-/// body and the id is recomputed in front of it.
+/// body and the id is recomputed in front of it (by the current version's rule; over the whole
+/// body when that rule cannot read the body, so that the decoder reports what is wrong with it).
 pub fn reseal(kind: siamedge_format::FileKind, payload: &[u8]) -> Vec<u8> {
     let mut full = Vec::new();
     if kind == siamedge_format::FileKind::Model {
-        full.extend_from_slice(ModelId::digest(payload).as_bytes());
+        let id = ModelId::of_model_body(kind.version(), payload)
+            .unwrap_or_else(|_| ModelId::digest(payload));
+        full.extend_from_slice(id.as_bytes());
     }
     full.extend_from_slice(payload);
     siamedge_format::envelope::seal(kind, &full).unwrap_or_default()

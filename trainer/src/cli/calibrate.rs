@@ -3,8 +3,10 @@
 //!
 //! The thresholds are measured with the model's int8 embeddings (the firmware's engine) on every
 //! pair of the calibration images: use people the model will meet, never the pairs you will judge
-//! it on. The file is rewritten atomically; its model id changes (the id covers the decision
-//! section), so templates enrolled with the old file must be enrolled again.
+//! it on. The file is rewritten atomically as a current-version (2) model file, whose id leaves
+//! the decision section out: recalibrating a version-2 file keeps its id, so enrolled templates
+//! and the folder's ONNX files stay paired with it. A version-1 file gets its version-2 id once
+//! (reported as old -> new); templates enrolled with the version-1 id must be enrolled again.
 //!
 //! Data: the training people of an ORL fold, or MNIST digits 0-4 of the training split. Any other
 //! labelled set plugs in through [`siamedge_trainer::quant::thresholds::recalibrate`], which takes a

@@ -3,6 +3,7 @@
 //! the value names are the library's JSON / TOML spellings.
 
 use siamedge_trainer::loss::LossKind;
+use siamedge_trainer::model::pair_config::MergeOp;
 use siamedge_trainer::model::Arch;
 use siamedge_trainer::protocol::DataKind;
 use siamedge_trainer::train::{OptimizerKind, Schedule};
@@ -52,6 +53,25 @@ choice! {
         TwoChannel,
         /// Shared towers, then a small classifier over the pair's features, one logit.
         Hybrid,
+        /// Two towers merged part way by their feature maps (--merge-after, --merge, --tied),
+        /// then shared blocks, one logit (Zagoruyko and Komodakis 2015).
+        Merge,
+        /// Cross-input neighborhood differences of the towers' maps both ways (--window), one
+        /// logit (Ahmed, Jones and Marks 2015).
+        CrossInput,
+        /// Normalized correlation of --patch patches over a --window search window, one logit
+        /// (Subramaniam, Chatterjee and Mittal 2016).
+        NormCorr,
+    }
+}
+
+choice! {
+    /// How the intermediate-merging network joins the towers' maps.
+    MergeArg => MergeOp {
+        /// Concatenate along channels.
+        Concat,
+        /// Element-wise |f - g| (symmetric in the pair).
+        AbsDiff,
     }
 }
 
@@ -68,7 +88,7 @@ choice! {
         BatchSemiHard,
         /// Vo & Hays' distance-based logistic loss on balanced pairs.
         Logistic,
-        /// Binary log-loss on pair logits (2-channel and hybrid networks).
+        /// Binary log-loss on pair logits (the pair-scoring networks).
         Binary,
         /// CosFace with a learnable class-weight matrix on P x K batches.
         Cosface,

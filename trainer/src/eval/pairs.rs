@@ -68,6 +68,28 @@ pub fn all_pairs<L: PartialEq>(labels: &[L]) -> Pairs {
     pairs
 }
 
+impl Pairs {
+    /// These pairs with at most `n` impostor pairs kept: a uniform sample without replacement
+    /// (`ChaCha8Rng::seed_from_u64(seed)`, partial Fisher-Yates), in their original order. Every
+    /// genuine pair stays.
+    pub fn with_impostors_sampled(mut self, n: usize, seed: u64) -> Self {
+        let len = self.impostor.len();
+        if n >= len {
+            return self;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut idx: Vec<usize> = (0..len).collect();
+        for k in 0..n {
+            let j = rng.random_range(k..len);
+            idx.swap(k, j);
+        }
+        let mut keep = idx[..n].to_vec();
+        keep.sort_unstable();
+        self.impostor = keep.into_iter().map(|i| self.impostor[i]).collect();
+        self
+    }
+}
+
 /// Draws `n_genuine` genuine and `n_impostor` impostor pairs, with replacement, from a generator
 /// `ChaCha8Rng::seed_from_u64(seed)` (rand 0.9 `random_range`; the same seed and labels give the
 /// same pairs).
@@ -155,6 +177,23 @@ mod tests {
             .impostor
             .iter()
             .all(|q| q.a < q.b && labels[q.a] != labels[q.b]));
+    }
+
+    #[test]
+    fn impostor_subsample_keeps_genuine_order_and_distinct_pairs() {
+        let labels: Vec<u32> = (0..100).map(|i| i / 10).collect();
+        let all = all_pairs(&labels);
+        let s = all.clone().with_impostors_sampled(1000, 7);
+        assert_eq!(s.genuine, all.genuine);
+        assert_eq!(s.impostor.len(), 1000);
+        assert!(
+            s.impostor.windows(2).all(|w| w[0] < w[1]),
+            "sorted and distinct"
+        );
+        assert!(s.impostor.iter().all(|p| all.impostor.contains(p)));
+        assert_eq!(s, all.clone().with_impostors_sampled(1000, 7));
+        assert_ne!(s, all.clone().with_impostors_sampled(1000, 8));
+        assert_eq!(all.clone().with_impostors_sampled(10_000, 7), all);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `report.json` | a [`BenchmarkReport`] (schema in [`crate::eval::report`], version [`REPORT_SCHEMA_VERSION`]): the model first (`method` = `"siamese-cnn"`, `"two-channel"` or `"hybrid"`), then `raw-l2`, `pca-l2`, `pca-whitened`, `lda-l2`, `histogram-l1`; each with one fold per run holding trial counts, AUC with its 95% interval, EER with its interval and operating point, TAR at FAR 1e-3, 1e-2 and 1e-1 with counts and intervals, `at_train_threshold` (accuracy, FAR, FRR and HTER on the test trials at the EER threshold chosen on the *training* identities' trials, never on the test trials) and `retrieval` (precision@1 and MAP@R over the test images, where [`crate::protocol::Splits::retrieval`] allows) |
+//! | `report.json` | a [`BenchmarkReport`] (schema in [`crate::eval::report`], version [`REPORT_SCHEMA_VERSION`]): the model first (`method` = `"siamese-cnn"`, `"two-channel"`, `"hybrid"`, `"merge"`, `"cross-input"` or `"norm-corr"`), then `raw-l2`, `pca-l2`, `pca-whitened`, `lda-l2`, `histogram-l1`; each with one fold per run holding trial counts, AUC with its 95% interval, EER with its interval and operating point, TAR at FAR 1e-3, 1e-2 and 1e-1 with counts and intervals, `at_train_threshold` (accuracy, FAR, FRR and HTER on the test trials at the EER threshold chosen on the *training* identities' trials, never on the test trials) and `retrieval` (precision@1 and MAP@R over the test images, where [`crate::protocol::Splits::retrieval`] allows) |
 //! | `report.md` | the same as Markdown tables |
 //! | `roc.{png,svg}`, `det.{png,svg}` | ROC (TAR vs log FAR) and DET (log FRR vs log FAR) of the model and the baselines |
 //! | `histogram.{png,svg}` | the model's genuine and impostor test distances with the training threshold |
@@ -64,6 +64,10 @@ pub struct EvalOptions {
     /// Judge on the run's validation identities instead of its test identities (the threshold
     /// and the baselines then come from the remaining training identities).
     pub validation: bool,
+    /// Keep at most this many of the training identities' impostor trials for the threshold (a
+    /// seeded sample, [`crate::eval::pairs::Pairs::with_impostors_sampled`]); `None`: all. Pair networks score every
+    /// trial with a full pass, and ORL's 30 training people give 43,500 impostor trials.
+    pub threshold_impostors: Option<usize>,
 }
 
 /// What [`evaluate_runs`] wrote.
@@ -170,7 +174,31 @@ fn model_id(arch: Arch) -> (&'static str, &'static str) {
         Arch::Cnn => ("siamese-cnn", "Siamese CNN (candle)"),
         Arch::TwoChannel => ("two-channel", "2-channel net (candle)"),
         Arch::Hybrid => ("hybrid", "hybrid net (candle)"),
+        Arch::Merge => ("merge", "intermediate-merging net (candle)"),
+        Arch::CrossInput => (
+            "cross-input",
+            "cross-input neighborhood differences net (candle)",
+        ),
+        Arch::NormCorr => ("norm-corr", "normalized-correlation net (candle)"),
     }
+}
+
+/// The cost part of a report's detail: MACs per 1:1 decision and per 1:N over 10 people (see
+/// [`crate::model::cost`]), and the cached-gallery variant for pair networks.
+fn cost_note(m: &crate::model::ModelConfig) -> String {
+    let c = crate::model::cost::cost(m);
+    let mut s = format!(
+        "; {} MACs per 1:1 decision, {} per 1:N over 10 people",
+        c.one_to_one,
+        c.one_to_n(m.arch, 10)
+    );
+    if !m.arch.embeds() && m.arch != crate::model::Arch::TwoChannel {
+        s += &format!(
+            " ({} with the gallery's tower outputs stored)",
+            c.cached_one_to_n(10)
+        );
+    }
+    s
 }
 
 /// Reads the run's network with the weights at `path`.
@@ -243,7 +271,7 @@ fn evaluate_model(
                     TestTime::Plain => "",
                     TestTime::FlipAverage => ", flip-averaged (2 inferences per image)",
                 }
-            ),
+            ) + &cost_note(&cfg.model),
             mean: MeanReport::of(&folds),
             folds,
         },
@@ -289,6 +317,10 @@ fn evaluate_run(run: &Path, args: &EvalOptions) -> Result<RunResult, EvalRunErro
     if args.validation {
         splits = validation_splits(splits, info.validation_identities)?;
         fold = format!("{fold} (validation)");
+    }
+    if let Some(n) = args.threshold_impostors {
+        splits.threshold_pairs = std::mem::take(&mut splits.threshold_pairs)
+            .with_impostors_sampled(n, crate::eval::pairs::DEFAULT_PAIR_SEED);
     }
     let tt = if args.flip_tta {
         TestTime::FlipAverage

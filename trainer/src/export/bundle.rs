@@ -25,7 +25,7 @@ use super::card::{
     macs, parameters, ArchitectureCard, DataCard, FileCard, ModelCard, ParityCard, ResultCard,
     ThresholdCard, CARD_SCHEMA_VERSION,
 };
-use super::{float_onnx, qdq_onnx, write_onnx, ExportError};
+use super::{float_onnx, qdq_onnx, write_onnx, ExportError, MODEL_ID_KEY};
 use crate::baseline::protocol::{mnist_open_set_split, orl_split, run_method, ProtocolError};
 use crate::baseline::Method;
 use crate::data::{DataCache, DataSet, Mnist, OrlFaces};
@@ -276,7 +276,6 @@ pub fn export_bundle(args: &ExportOptions) -> Result<ModelCard, BundleError> {
     let vb = VarBuilder::from_tensors(run.weights.clone(), DType::F32, &dev);
     let enc = encoder(&cfg, vb.pp("encoder"))?;
     let meta = [("siamedge.run", run_arg.clone())];
-    write_onnx(&dir.join("model.onnx"), &float_onnx(&enc, &meta)?)?;
 
     // int8: the model file and its QDQ graph.
     let (sgm, sgm_origin, calibrated_on) = int8_model(args)?;
@@ -293,6 +292,12 @@ pub fn export_bundle(args: &ExportOptions) -> Result<ModelCard, BundleError> {
         });
     }
     write_onnx(&dir.join("model.int8.onnx"), &qdq_onnx(&model, &meta)?)?;
+    // The float graph names the model file it belongs to, as the QDQ graph does.
+    let float_meta = [
+        (MODEL_ID_KEY, hex::encode(model.id().as_bytes())),
+        ("siamedge.run", run_arg.clone()),
+    ];
+    write_onnx(&dir.join("model.onnx"), &float_onnx(&enc, &float_meta)?)?;
 
     // Held-out embeddings on every runtime.
     let test = &splits.test;
@@ -410,7 +415,10 @@ pub fn export_bundle(args: &ExportOptions) -> Result<ModelCard, BundleError> {
         file_card(
             &dir,
             "model.sgm",
-            "int8 model file for the firmware (siamedge-format SGMD v1)",
+            &format!(
+                "int8 model file for the firmware (siamedge-format SGMD v{})",
+                model.version()
+            ),
         )?,
     ];
     let float_parameters: u64 = run

@@ -3,7 +3,8 @@
 //! - [`onnx_float::float_onnx`]: the candle f32 encoder, batch normalisation folded, `model.onnx`;
 //! - [`onnx_qdq::qdq_onnx`]: an int8 `siamedge-format` model file as a QDQ graph,
 //!   `model.int8.onnx`;
-//! - [`proto`]: the small graph builder both use, over the ONNX messages of [`onnx_pb`] (prost).
+//! - [`proto`]: the small graph builder both use, over the ONNX messages of [`onnx_pb`] (prost);
+//! - [`stamp`]: the `siamedge.model_id` metadata that pairs both graphs with the model file.
 //!
 //! Both graphs take `image` f32 `(N, C, H, W)` with a symbolic batch `N` and give `embedding` f32
 //! `(N, D)`; opset 13, IR version 8. `scripts/check-onnx.sh` proves that onnx's checker accepts
@@ -15,12 +16,14 @@ pub mod onnx_float;
 pub mod onnx_pb;
 pub mod onnx_qdq;
 pub mod proto;
+pub mod stamp;
 
 use std::path::Path;
 
 pub use bundle::{export_bundle, BundleError, ExportOptions};
 pub use onnx_float::float_onnx;
 pub use onnx_qdq::qdq_onnx;
+pub use stamp::{model_id_of, stamp_model_id, MODEL_ID_KEY};
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +57,12 @@ pub enum ExportError {
         /// Layer kind name.
         kind: &'static str,
         /// What does not fit.
+        reason: String,
+    },
+    /// An ONNX file could not be (re-)stamped with a model id.
+    #[error("stamping the model id: {reason}")]
+    Stamp {
+        /// What is wrong with the file.
         reason: String,
     },
     /// Writing a file failed.

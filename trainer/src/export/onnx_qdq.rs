@@ -305,7 +305,7 @@ pub fn qdq_onnx(model: &Model<'_>, metadata: &[(&str, String)]) -> Result<ModelP
     let emb = model.embedding();
     let e = dequantize(&mut g, &q, Quant::new(emb.scale, 0));
     let out = g.node("Flatten", &[&e], &[("axis", Attr::Int(1))]);
-    let mut meta = vec![("siamedge.model_id", hex::encode(model.id().as_bytes()))];
+    let mut meta = vec![(super::MODEL_ID_KEY, hex::encode(model.id().as_bytes()))];
     meta.extend(metadata.iter().cloned());
     Ok(g.finish(
         &out,

@@ -1,4 +1,4 @@
-//! Binary log-loss on same/different logits, for the 2-channel and hybrid networks:
+//! Binary log-loss on same/different logits, for the pair-scoring networks:
 //! `L = mean_i [ -y_i log sigma(z_i) - (1 - y_i) log(1 - sigma(z_i)) ]`, computed stably as
 //! `softplus(z_i) - y_i z_i`.
 

@@ -41,7 +41,7 @@ pub enum LossKind {
     BatchSemiHard,
     /// Vo & Hays' distance-based logistic loss on balanced pairs.
     Logistic,
-    /// Binary log-loss on pair logits (2-channel and hybrid networks).
+    /// Binary log-loss on pair logits (the pair-scoring networks).
     Binary,
     /// CosFace with a learnable class-weight matrix on P x K batches.
     Cosface,

@@ -205,6 +205,21 @@ impl ModuleT for Encoder {
     }
 }
 
+/// One block `c_in -> c_out` with its parameters under `vb`: depthwise-separable when `separable`,
+/// else the standard conv3x3 block. Channel-last, halves `H` and `W`.
+pub fn block(
+    separable: bool,
+    c_in: usize,
+    c_out: usize,
+    vb: VarBuilder,
+) -> std::result::Result<Block, ModelError> {
+    Ok(if separable {
+        Block::Separable(separable_block(c_in, c_out, vb)?)
+    } else {
+        Block::Standard(conv_block(c_in, c_out, vb)?)
+    })
+}
+
 /// An [`Encoder`] for `cfg` with its parameters under `vb`.
 pub fn encoder(cfg: &EncoderConfig, vb: VarBuilder) -> std::result::Result<Encoder, ModelError> {
     cfg.validate()?;
@@ -212,11 +227,7 @@ pub fn encoder(cfg: &EncoderConfig, vb: VarBuilder) -> std::result::Result<Encod
     let mut c_in = cfg.in_channels;
     for (i, &c_out) in cfg.widths.iter().enumerate() {
         let vb = vb.pp(format!("block{i}"));
-        blocks.push(if cfg.separable && i > 0 {
-            Block::Separable(separable_block(c_in, c_out, vb)?)
-        } else {
-            Block::Standard(conv_block(c_in, c_out, vb)?)
-        });
+        blocks.push(block(cfg.separable && i > 0, c_in, c_out, vb)?);
         c_in = c_out;
     }
     let fc = linear(cfg.feature_len(), cfg.embedding_dim, vb.pp("fc"))?;

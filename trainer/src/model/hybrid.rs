@@ -7,24 +7,23 @@
 //! "same". Parameters: `tower.*` (an [`Encoder`], no L2 normalisation), `fc1 (H, 2D)`, `fc2 (1, H)`.
 
 use candle_core::{Result, Tensor};
-use candle_nn::{Linear, Module, ModuleT, VarBuilder};
+use candle_nn::{Module, ModuleT, VarBuilder};
 
-use super::conv::linear;
 use super::encoder::{encoder, Encoder, EncoderConfig};
+use super::pair_head::Classifier;
 use super::ModelError;
 
 /// Shared tower, then linear(2D -> H) - ReLU - linear(H -> 1) over `[|e_a - e_b|, e_a * e_b]`.
 #[derive(Clone, Debug)]
 pub struct HybridNet {
     tower: Encoder,
-    fc1: Linear,
-    fc2: Linear,
+    head: Classifier,
 }
 
 impl HybridNet {
-    /// A network from its shared tower and its two classifier layers.
-    pub fn new(tower: Encoder, fc1: Linear, fc2: Linear) -> Self {
-        Self { tower, fc1, fc2 }
+    /// A network from its shared tower and its classifier (`fc1`, `fc2`).
+    pub fn new(tower: Encoder, head: Classifier) -> Self {
+        Self { tower, head }
     }
 
     /// The shared tower.
@@ -42,9 +41,8 @@ impl HybridNet {
 
     /// Logits `(N,)` from two `(N, D)` embeddings computed by [`HybridNet::tower`].
     pub fn classify(&self, ea: &Tensor, eb: &Tensor) -> Result<Tensor> {
-        let f = Tensor::cat(&[(ea - eb)?.abs()?, (ea * eb)?], 1)?;
-        let h = self.fc1.forward(&f)?.relu()?;
-        self.fc2.forward(&h)?.squeeze(1)
+        self.head
+            .forward(&Tensor::cat(&[(ea - eb)?.abs()?, (ea * eb)?], 1)?)
     }
 }
 
@@ -55,18 +53,11 @@ pub fn hybrid_net(
     hidden: usize,
     vb: VarBuilder,
 ) -> std::result::Result<HybridNet, ModelError> {
-    if hidden == 0 {
-        return Err(ModelError::InvalidConfig {
-            field: "hidden",
-            reason: "the classifier needs at least 1 hidden unit".into(),
-        });
-    }
     let mut cfg = tower_cfg.clone();
     cfg.l2_normalize = false;
     let tower = encoder(&cfg, vb.pp("tower"))?;
-    let fc1 = linear(2 * cfg.embedding_dim, hidden, vb.pp("fc1"))?;
-    let fc2 = linear(hidden, 1, vb.pp("fc2"))?;
-    Ok(HybridNet::new(tower, fc1, fc2))
+    let head = Classifier::build(2 * cfg.embedding_dim, hidden, vb)?;
+    Ok(HybridNet::new(tower, head))
 }
 
 #[cfg(test)]

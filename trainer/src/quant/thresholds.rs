@@ -111,8 +111,9 @@ pub fn calibrate_points(
 
 /// Rewrites the decision section of the model file `bytes`: thresholds at `fars` (the first is the
 /// default point) measured with the model's int8 embeddings on all pairs of `set` (images at the
-/// model's input size, `p / 255`), the score margin kept. Returns the new file (a new model id: the
-/// id covers the decision section) and the points.
+/// model's input size, `p / 255`), the score margin kept. Returns the new file, written at the
+/// current format version (the same model id as a version-2 input: the id leaves the decision
+/// section out), and the points.
 pub fn recalibrate(
     bytes: &[u8],
     set: &LabelledSet,

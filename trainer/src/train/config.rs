@@ -122,6 +122,7 @@ impl TrainConfig {
                 arch: Arch::Cnn,
                 encoder: EncoderConfig::reference(height, width, dim),
                 hidden: 64,
+                pair: crate::model::pair_config::PairConfig::default(),
             },
             loss: LossKind::BatchHard,
             margin: None,
@@ -158,7 +159,7 @@ impl TrainConfig {
             return bad(
                 "loss",
                 format!(
-                    "{:?} needs a pair-scoring architecture (two-channel, hybrid)",
+                    "{:?} needs a pair-scoring architecture (two-channel, hybrid, merge, cross-input, norm-corr)",
                     self.loss
                 ),
             );

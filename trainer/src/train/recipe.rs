@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::loss::LossKind;
+use crate::model::pair_config::MergeOp;
 use crate::model::{Arch, EncoderConfig};
 use crate::protocol::{DataKind, DataSource, DEFAULT_FOLDS, MNIST_DEFAULT_LIMIT};
 use crate::sampler::Augment;
@@ -63,9 +64,21 @@ pub struct Recipe {
     pub separable: Option<bool>,
     /// Embedding dimension (hidden width of the 2-channel head) [default: 64].
     pub dim: Option<usize>,
-    /// Hidden units of the hybrid classifier [default: 64].
+    /// Hidden units of the pair networks' classifier [default: 64].
     pub hidden: Option<usize>,
-    /// Loss [default: batch-hard for cnn, binary for two-channel and hybrid].
+    /// merge, cross-input, norm-corr: encoder blocks before the comparison [default: 2].
+    pub merge_after: Option<usize>,
+    /// merge: the two towers share weights [default: true].
+    pub tied: Option<bool>,
+    /// merge: how the towers' maps are joined [default: concat].
+    pub merge: Option<MergeOp>,
+    /// cross-input: neighbourhood side; norm-corr: search window side (odd) [default: 5].
+    pub window: Option<usize>,
+    /// norm-corr: patch side (odd) [default: 3].
+    pub patch: Option<usize>,
+    /// cross-input, norm-corr: channels of the 1x1 patch summary [default: 32].
+    pub summary: Option<usize>,
+    /// Loss [default: batch-hard for cnn, binary for the pair networks].
     pub loss: Option<LossKind>,
     /// Margin of the contrastive, triplet and logistic losses [default: per loss].
     pub margin: Option<f64>,
@@ -143,6 +156,12 @@ impl Recipe {
             separable,
             dim,
             hidden,
+            merge_after,
+            tied,
+            merge,
+            window,
+            patch,
+            summary,
             loss,
             margin,
             cosface_scale,
@@ -194,6 +213,13 @@ impl Recipe {
         cfg.model.encoder = enc;
         cfg.model.arch = self.arch.unwrap_or(Arch::Cnn);
         cfg.model.hidden = self.hidden.unwrap_or(64);
+        let p = &mut cfg.model.pair;
+        p.merge_after = self.merge_after.unwrap_or(p.merge_after);
+        p.tied = self.tied.unwrap_or(p.tied);
+        p.merge = self.merge.unwrap_or(p.merge);
+        p.window = self.window.unwrap_or(p.window);
+        p.patch = self.patch.unwrap_or(p.patch);
+        p.summary = self.summary.unwrap_or(p.summary);
         cfg.loss = self.loss.unwrap_or(if cfg.model.arch.embeds() {
             LossKind::BatchHard
         } else {
