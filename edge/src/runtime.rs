@@ -156,7 +156,8 @@ impl OnnxEncoder {
                 .and_then(|m| m.into_optimized())
                 .and_then(|m| m.into_runnable())
         };
-        let plan = guard_tract(path, "analysing the graph", build)?.map_err(|e| onnx_err(path, e))?;
+        let plan =
+            guard_tract(path, "analysing the graph", build)?.map_err(|e| onnx_err(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
             plan,

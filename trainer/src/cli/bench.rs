@@ -1,16 +1,19 @@
-//! `siamedge-train bench`: training throughput of the shipped face architecture, with a PyTorch
-//! peer beside it.
+//! `siamedge-train bench`: training throughput of a recipe, with a PyTorch peer beside it.
 //!
-//! Trains the reference CNN (conv3x3-BN-ReLU-maxpool x 3 with 16, 32, 64 channels, 64-d
-//! L2-normalised embedding) at 56x46 on P x K batches (64 images: 16 identities x 4) with the
-//! batch-hard triplet loss (margin 0.5) and AdamW, for `--warmup` untimed steps and then `--steps`
-//! timed ones, and reports images per second. The images are seeded synthetic faces (40
-//! identities x 10 images, a noisy prototype each), so the benchmark needs no data; augmentation is
-//! off unless `--augment`, because the peer does none.
+//! Trains either the reference CNN (conv3x3-BN-ReLU-maxpool x 3 with 16, 32, 64 channels, 64-d
+//! L2-normalised embedding, 56x46, P x K = 16 x 4, batch-hard triplet margin 0.5, AdamW) or, with
+//! `--config FILE`, the recipe of a `train --config` file (the shipped face recipe:
+//! `models/face-orl/train.toml`, its blocks, input size, P x K batch, loss head and optimiser), for
+//! `--warmup` untimed steps and then `--steps` timed ones. It reports images per second, the
+//! median milliseconds per step split into data (sampling, augmentation, the batch tensor),
+//! forward (network and loss), backward and optimiser, and the process's peak RSS. The images are
+//! seeded synthetic faces (40 identities x 10 images, a noisy prototype each), so the benchmark
+//! needs no data. Augmentation is off without `--config` unless `--augment`; with `--config` it is
+//! the recipe's.
 //!
-//! The peer is `scripts/bench_torch.py`: the same network, batch, loss, optimiser and thread count
-//! in PyTorch on the CPU; `--peer FILE` reads its JSON and prints both rows with the ratio.
-//! `scripts/bench-train.sh` runs the two with the same thread count.
+//! The peer is `scripts/bench_torch.py`: the same network, batch, loss, optimiser, augmentation
+//! and thread count in PyTorch on the CPU; `--peer FILE` reads its JSON and prints both rows with
+//! the ratio. `scripts/bench-train.sh` runs the two, at 1 and 2 threads.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -23,11 +26,16 @@ use serde::{Deserialize, Serialize};
 
 use siamedge_trainer::data::{ImageShape, LabelledSet};
 use siamedge_trainer::sampler::Augment;
-use siamedge_trainer::train::{TrainConfig, Trainer};
+use siamedge_trainer::train::{Recipe, StepTimes, TrainConfig, Trainer};
 
 /// Arguments of `siamedge-train bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// A `train --config` recipe file to bench (e.g. models/face-orl/train.toml) instead of the
+    /// reference CNN; its input size, network, loss, batch, optimiser and augmentation are used
+    /// (the size flags and `--augment` are then ignored).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Timed training steps.
     #[arg(long, default_value_t = 30)]
     pub steps: usize,
@@ -61,6 +69,19 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+/// Median milliseconds of each phase of a step.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct PhaseMs {
+    /// Sampling, augmentation, the batch tensor.
+    pub data: f64,
+    /// Network and loss.
+    pub forward: f64,
+    /// Gradients.
+    pub backward: f64,
+    /// Parameter update.
+    pub optimizer: f64,
+}
+
 /// One framework's throughput (also the JSON `scripts/bench_torch.py` writes).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchResult {
@@ -68,6 +89,9 @@ pub struct BenchResult {
     pub framework: String,
     /// Framework version.
     pub version: String,
+    /// What was trained: `"reference"` or the recipe file's name.
+    #[serde(default)]
+    pub recipe: String,
     /// Threads it was allowed.
     pub threads: usize,
     /// Images per step.
@@ -78,8 +102,60 @@ pub struct BenchResult {
     pub images_per_second: f64,
     /// Median milliseconds per step.
     pub median_ms_per_step: f64,
+    /// Median milliseconds of each phase (each phase's own median, so they need not add up to
+    /// the step's).
+    #[serde(default)]
+    pub phase_ms: Option<PhaseMs>,
+    /// Peak resident set of the process, MiB (Linux `VmHWM`; `ru_maxrss` for the peer).
+    #[serde(default)]
+    pub peak_rss_mib: Option<f64>,
     /// Mean loss of the timed steps (a sanity check that both train the same problem).
     pub mean_loss: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The process's peak resident set in MiB, from `/proc/self/status` (`None` off Linux).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The configuration `args` bench: the recipe file's, or the reference CNN's.
+pub fn bench_config(args: &BenchArgs) -> Result<(TrainConfig, String)> {
+    let mut cfg = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let recipe = Recipe::default()
+                .merged_with_toml(&text)
+                .with_context(|| format!("in {}", path.display()))?;
+            recipe.train_config()
+        }
+        None => {
+            let mut cfg = TrainConfig::reference(args.height, args.width, 64);
+            cfg.batch = args.batch;
+            cfg.per_identity = args.per_identity;
+            cfg.augment = if args.augment {
+                Augment::faces()
+            } else {
+                Augment::default()
+            };
+            cfg
+        }
+    };
+    cfg.steps = args.warmup + args.steps;
+    cfg.optimizer.warmup_steps = 0;
+    let name = args
+        .config
+        .as_ref()
+        .map_or_else(|| "reference".to_string(), |p| p.display().to_string());
+    Ok((cfg, name))
 }
 
 /// 40 identities x 10 grey images of `h x w`: a uniform random prototype per identity plus
@@ -104,40 +180,42 @@ pub fn synthetic_faces(h: usize, w: usize) -> Result<LabelledSet> {
 
 /// Runs the candle side of the benchmark.
 pub fn bench_candle(args: &BenchArgs) -> Result<BenchResult> {
-    let set = synthetic_faces(args.height, args.width)?;
-    let mut cfg = TrainConfig::reference(args.height, args.width, 64);
-    cfg.batch = args.batch;
-    cfg.per_identity = args.per_identity;
-    cfg.steps = args.warmup + args.steps;
-    cfg.optimizer.warmup_steps = 0;
-    cfg.augment = if args.augment {
-        Augment::faces()
-    } else {
-        Augment::default()
-    };
+    let (cfg, recipe) = bench_config(args)?;
+    let e = &cfg.model.encoder;
+    let set = synthetic_faces(e.height, e.width)?;
     let images = cfg.images_per_step();
     let mut trainer = Trainer::new(cfg, &set).context("building the benchmark run")?;
     for _ in 0..args.warmup {
         trainer.step(&set)?;
     }
-    let mut ms = Vec::with_capacity(args.steps);
+    let mut times: Vec<StepTimes> = Vec::with_capacity(args.steps);
     let mut losses = 0.0f64;
     let start = Instant::now();
     for _ in 0..args.steps {
-        let t = Instant::now();
-        losses += f64::from(trainer.step(&set)?);
-        ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let (loss, t) = trainer.step_timed(&set)?;
+        losses += f64::from(loss);
+        times.push(t);
     }
     let seconds = start.elapsed().as_secs_f64();
-    ms.sort_by(f64::total_cmp);
+    let ms = |f: fn(&StepTimes) -> std::time::Duration| {
+        median(times.iter().map(|t| f(t).as_secs_f64() * 1e3).collect())
+    };
     Ok(BenchResult {
         framework: "candle".into(),
         version: "0.11".into(),
+        recipe,
         threads: candle_core::utils::get_num_threads(),
         batch: images,
         steps: args.steps,
         images_per_second: (images * args.steps) as f64 / seconds.max(1e-9),
-        median_ms_per_step: ms.get(ms.len() / 2).copied().unwrap_or(0.0),
+        median_ms_per_step: ms(|t| t.total()),
+        phase_ms: Some(PhaseMs {
+            data: ms(|t| t.data),
+            forward: ms(|t| t.forward),
+            backward: ms(|t| t.backward),
+            optimizer: ms(|t| t.optimizer),
+        }),
+        peak_rss_mib: peak_rss_mib(),
         mean_loss: losses / args.steps.max(1) as f64,
     })
 }
@@ -167,32 +245,53 @@ pub fn run(args: BenchArgs, _verbose: u8) -> Result<()> {
         return Ok(());
     }
     println!(
-        "reference CNN {}x{}, batch-hard, AdamW, batch {} ({} per identity), {} timed steps{}\n",
-        args.height,
-        args.width,
-        ours.batch,
-        args.per_identity,
-        ours.steps,
-        if args.augment {
-            ", with augmentation"
+        "{}, batch {}, {} timed steps after {} untimed\n",
+        if args.config.is_some() {
+            format!("recipe {}", ours.recipe)
         } else {
-            ""
-        }
+            format!(
+                "reference CNN {}x{}, batch-hard, AdamW{}",
+                args.height,
+                args.width,
+                if args.augment {
+                    ", with augmentation"
+                } else {
+                    ""
+                }
+            )
+        },
+        ours.batch,
+        ours.steps,
+        args.warmup,
     );
-    println!("| framework | version | threads | images/s | median ms/step | mean loss |");
-    println!("|---|---|---|---|---|---|");
+    println!("| framework | version | threads | images/s | median ms/step | data | forward | backward | optimizer | peak RSS MiB | mean loss |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in std::iter::once(&ours).chain(peer.as_ref()) {
+        let p = r.phase_ms.unwrap_or_default();
         println!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.4} |",
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {:.4} |",
             r.framework,
             r.version,
             r.threads,
             r.images_per_second,
             r.median_ms_per_step,
+            p.data,
+            p.forward,
+            p.backward,
+            p.optimizer,
+            r.peak_rss_mib.map_or("-".into(), |m| format!("{m:.0}")),
             r.mean_loss
         );
     }
     if let Some(p) = &peer {
+        anyhow::ensure!(
+            p.batch == ours.batch && p.threads == ours.threads,
+            "the peer ran batch {} on {} thread(s), candle batch {} on {}: not the same run",
+            p.batch,
+            p.threads,
+            ours.batch,
+            ours.threads
+        );
         println!(
             "\ncandle / {} throughput ratio: {:.2}",
             p.framework,

@@ -22,7 +22,7 @@ pub struct Im2Col {
 }
 
 impl Im2Col {
-    fn out_hw(&self, h: usize, w: usize) -> Result<(usize, usize)> {
+    pub(crate) fn out_hw(&self, h: usize, w: usize) -> Result<(usize, usize)> {
         let (hp, wp) = (h + 2 * self.padding, w + 2 * self.padding);
         if hp < self.kernel || wp < self.kernel {
             candle_core::bail!(
@@ -36,7 +36,7 @@ impl Im2Col {
 
     /// Calls `f(out_row, in_pixel, col_start)` for every in-bounds (output pixel, tap): `in_pixel` is
     /// the `(n, y, x)` index of the input pixel, `col_start = (ky * K + kx) * C`.
-    fn for_each_tap(
+    pub(crate) fn for_each_tap(
         &self,
         (n, h, w): (usize, usize, usize),
         (oh, ow): (usize, usize),
@@ -67,6 +67,75 @@ impl Im2Col {
     }
 }
 
+impl Im2Col {
+    /// The patches of `x`, an `(N, H, W, C)` image batch: `(N * OH * OW, K * K * C)` row-major,
+    /// returned with its two dimensions.
+    pub(crate) fn patches(
+        &self,
+        x: &[f32],
+        (n, h, w, c): (usize, usize, usize, usize),
+    ) -> Result<(Vec<f32>, usize, usize)> {
+        let (oh, ow) = self.out_hw(h, w)?;
+        let (k, p) = (self.kernel, self.padding);
+        let cols = k * k * c;
+        if x.len() != n * h * w * c {
+            candle_core::bail!("im2col: {} values for ({n}, {h}, {w}, {c})", x.len())
+        }
+        // Each value is written once, in order: per output pixel and window row, the zeros left of
+        // the image, the in-bounds taps (one contiguous run of the input row), the zeros right of it.
+        let mut out = Vec::with_capacity(n * oh * ow * cols);
+        for b in 0..n {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    // Taps kx in lo..hi are inside the image: 0 <= ox + kx - p < w.
+                    let lo = p.saturating_sub(ox).min(k);
+                    let hi = (w + p).saturating_sub(ox).clamp(lo, k);
+                    for ky in 0..k {
+                        let iy = oy + ky;
+                        if iy < p || iy - p >= h {
+                            out.resize(out.len() + k * c, 0.0);
+                            continue;
+                        }
+                        out.resize(out.len() + lo * c, 0.0);
+                        if hi > lo {
+                            let start = ((b * h + iy - p) * w + ox + lo - p) * c;
+                            out.extend_from_slice(&x[start..start + (hi - lo) * c]);
+                        }
+                        out.resize(out.len() + (k - hi) * c, 0.0);
+                    }
+                }
+            }
+        }
+        Ok((out, n * oh * ow, cols))
+    }
+
+    /// Sums each entry of `g`, patches `(N * OH * OW, K * K * C)`, back into the input pixel it
+    /// came from: the `(N, H, W, C)` adjoint of [`patches`](Self::patches).
+    pub(crate) fn scatter(
+        &self,
+        g: &[f32],
+        (n, h, w, c): (usize, usize, usize, usize),
+    ) -> Result<Vec<f32>> {
+        let (oh, ow) = self.out_hw(h, w)?;
+        let cols = self.kernel * self.kernel * c;
+        if g.len() != n * oh * ow * cols {
+            candle_core::bail!(
+                "col2im: {} gradient values do not match ({}, {cols})",
+                g.len(),
+                n * oh * ow
+            )
+        }
+        let mut out = vec![0f32; n * h * w * c];
+        self.for_each_tap((n, h, w), (oh, ow), c, |row, pix, col| {
+            let src = &g[row * cols + col..row * cols + col + c];
+            for (d, s) in out[pix * c..pix * c + c].iter_mut().zip(src) {
+                *d += s;
+            }
+        });
+        Ok(out)
+    }
+}
+
 pub(crate) fn contiguous_f32<'a>(
     storage: &'a CpuStorage,
     layout: &Layout,
@@ -90,13 +159,8 @@ impl CustomOp1 for Im2Col {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = contiguous_f32(storage, layout, "im2col")?;
         let (n, h, w, c) = layout.shape().dims4()?;
-        let (oh, ow) = self.out_hw(h, w)?;
-        let cols = self.kernel * self.kernel * c;
-        let mut out = vec![0f32; n * oh * ow * cols];
-        self.for_each_tap((n, h, w), (oh, ow), c, |row, pix, col| {
-            out[row * cols + col..row * cols + col + c].copy_from_slice(&x[pix * c..pix * c + c]);
-        });
-        Ok((CpuStorage::F32(out), Shape::from((n * oh * ow, cols))))
+        let (out, rows, cols) = self.patches(x, (n, h, w, c))?;
+        Ok((CpuStorage::F32(out), Shape::from((rows, cols))))
     }
 
     /// The gradient of the input, or none when the input needs none (a network's first layer).
@@ -143,14 +207,7 @@ impl CustomOp1 for Col2Im {
                 n * oh * ow
             )
         }
-        let mut out = vec![0f32; n * h * w * c];
-        self.im2col
-            .for_each_tap((n, h, w), (oh, ow), c, |row, pix, col| {
-                let src = &g[row * cols + col..row * cols + col + c];
-                for (d, s) in out[pix * c..pix * c + c].iter_mut().zip(src) {
-                    *d += s;
-                }
-            });
+        let out = self.im2col.scatter(g, (n, h, w, c))?;
         Ok((CpuStorage::F32(out), Shape::from((n, h, w, c))))
     }
 }
@@ -190,6 +247,50 @@ mod tests {
         expected[8] = 7.0;
         expected[9] = 8.0;
         assert_eq!(cols, [expected]);
+    }
+
+    /// The run-copying `patches` against the definition, tap by tap, over shapes that include
+    /// windows wider than the image and padding wider than the window's reach.
+    #[test]
+    fn patches_are_the_definition() {
+        for (n, h, w, c, k, p) in [
+            (2, 5, 4, 3, 3, 1),
+            (1, 1, 1, 2, 3, 1),
+            (1, 2, 3, 1, 3, 2),
+            (3, 6, 2, 4, 1, 0),
+            (1, 4, 4, 2, 3, 0),
+            (2, 3, 5, 1, 5, 2),
+        ] {
+            let x: Vec<f32> = (0..n * h * w * c).map(|i| i as f32 + 1.0).collect();
+            let op = Im2Col {
+                kernel: k,
+                padding: p,
+            };
+            let (got, rows, cols) = op.patches(&x, (n, h, w, c)).unwrap();
+            let (oh, ow) = op.out_hw(h, w).unwrap();
+            assert_eq!((rows, cols), (n * oh * ow, k * k * c));
+            let mut want = vec![0f32; rows * cols];
+            for b in 0..n {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let (iy, ix) = (oy + ky, ox + kx);
+                                if iy < p || ix < p || iy - p >= h || ix - p >= w {
+                                    continue;
+                                }
+                                for ch in 0..c {
+                                    want[((b * oh + oy) * ow + ox) * cols
+                                        + (ky * k + kx) * c
+                                        + ch] = x[((b * h + iy - p) * w + ix - p) * c + ch];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            assert_eq!(got, want, "{:?}", (n, h, w, c, k, p));
+        }
     }
 
     #[test]

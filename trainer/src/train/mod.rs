@@ -35,7 +35,7 @@ pub use pipeline::{train_recipe, TrainJob, TrainOutcome, TrainRunError, TrainSum
 pub use recipe::{Recipe, RecipeError};
 pub use run::{run, RunOptions, RunSummary, StepReport};
 pub use schedule::learning_rate;
-pub use trainer::Trainer;
+pub use trainer::{StepTimes, Trainer};
 
 use std::path::PathBuf;
 

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{ModuleT, VarMap};
@@ -27,6 +28,36 @@ fn mismatch(reason: &str) -> TrainError {
         field: "loss",
         reason: reason.to_string(),
     }
+}
+
+/// Wall time of the phases of one [`Trainer::step_timed`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepTimes {
+    /// Sampling the batch, augmenting it and making its tensor.
+    pub data: Duration,
+    /// The network and the loss, up to the loss value.
+    pub forward: Duration,
+    /// `backward()`: every gradient.
+    pub backward: Duration,
+    /// The optimiser's update of every parameter.
+    pub optimizer: Duration,
+}
+
+impl StepTimes {
+    /// The whole step.
+    pub fn total(&self) -> Duration {
+        self.data + self.forward + self.backward + self.optimizer
+    }
+}
+
+/// A batch drawn for one step: the images `(N, C, H, W)` and what the loss compares.
+enum Batch {
+    /// P x K images and their identities.
+    Identities { x: Tensor, labels: Vec<u32> },
+    /// The `n` first images against the `n` next; `same` is 1 for a genuine pair.
+    Pairs { x: Tensor, n: usize, same: Tensor },
+    /// Anchors, positives and negatives, `n` each.
+    Triplets { x: Tensor, n: usize },
 }
 
 /// A network being trained, its optimiser, and the seeded generator of its batches.
@@ -205,9 +236,20 @@ impl Trainer {
     /// A NaN or infinite loss is reported as [`TrainError::NonFiniteLoss`] before any update, so the
     /// weights stay those of the previous step.
     pub fn step(&mut self, train: &LabelledSet) -> Result<f32, TrainError> {
+        self.step_timed(train).map(|(loss, _)| loss)
+    }
+
+    /// [`step`](Self::step), with the wall time of each of its phases (what
+    /// `siamedge-train bench` reports). candle runs eagerly on the CPU, so each phase's time is
+    /// its own work.
+    pub fn step_timed(&mut self, train: &LabelledSet) -> Result<(f32, StepTimes), TrainError> {
+        let t0 = Instant::now();
         let lr = self.current_lr();
-        let loss = self.batch_loss(train)?;
+        let batch = self.draw(train)?;
+        let t1 = Instant::now();
+        let loss = self.loss_of(&batch)?;
         let value = loss.to_scalar::<f32>()?;
+        let t2 = Instant::now();
         if !value.is_finite() {
             return Err(TrainError::NonFiniteLoss {
                 step: self.step,
@@ -216,15 +258,25 @@ impl Trainer {
             });
         }
         let grads = loss.backward()?;
+        let t3 = Instant::now();
         self.optimizer.step(&grads, lr)?;
+        let t4 = Instant::now();
         self.step += 1;
         self.losses.push(value);
-        Ok(value)
+        Ok((
+            value,
+            StepTimes {
+                data: t1 - t0,
+                forward: t2 - t1,
+                backward: t3 - t2,
+                optimizer: t4 - t3,
+            },
+        ))
     }
 
-    fn batch_loss(&mut self, train: &LabelledSet) -> Result<Tensor, TrainError> {
+    /// The next batch of the run: sampled from `train` with the run's generator and augmented.
+    fn draw(&mut self, train: &LabelledSet) -> Result<Batch, TrainError> {
         let cfg = &self.cfg;
-        let margin = cfg.margin();
         let aug = &cfg.augment;
         let dev = &self.device;
         Ok(match cfg.loss.batch_kind() {
@@ -232,20 +284,9 @@ impl Trainer {
                 let k = cfg.per_identity;
                 let b = sample_pk(train, cfg.batch / k, k, &mut self.rng)?;
                 let x = train.augmented_batch(&b.indices, aug, &mut self.rng, dev)?;
-                let e = self.embed_t(&x)?;
-                match cfg.loss {
-                    LossKind::BatchSemiHard => {
-                        loss::batch_semi_hard_triplet_loss(&e, &b.labels, margin)?
-                    }
-                    LossKind::Cosface => {
-                        let labels: Vec<u32> =
-                            b.labels.iter().map(|l| self.class_index[l]).collect();
-                        match &self.head {
-                            Some(head) => head.loss(&e, &labels)?,
-                            None => return Err(mismatch("CosFace without its class-weight head")),
-                        }
-                    }
-                    _ => loss::batch_hard_triplet_loss(&e, &b.labels, margin)?,
+                Batch::Identities {
+                    x,
+                    labels: b.labels,
                 }
             }
             BatchKind::Pairs => {
@@ -262,25 +303,7 @@ impl Trainer {
                     .collect();
                 let same = Tensor::from_vec(same, n, dev)?;
                 let x = train.augmented_batch(&idx, aug, &mut self.rng, dev)?;
-                if cfg.loss == LossKind::Binary {
-                    let (xa, xb) = (x.narrow(0, 0, n)?, x.narrow(0, n, n)?);
-                    let logits = match self.model.pair_logits_t(&xa, &xb, true) {
-                        Some(l) => l?,
-                        None => {
-                            return Err(mismatch("the binary loss needs a pair-scoring network"))
-                        }
-                    };
-                    loss::binary_log_loss(&logits, &same)?
-                } else {
-                    let e = self.embed_t(&x)?;
-                    let d =
-                        loss::distance::pair_distances(&e.narrow(0, 0, n)?, &e.narrow(0, n, n)?)?;
-                    if cfg.loss == LossKind::Logistic {
-                        loss::distance_logistic_loss(&d, &same, margin)?
-                    } else {
-                        loss::contrastive_loss(&d, &same, margin)?
-                    }
-                }
+                Batch::Pairs { x, n, same }
             }
             BatchKind::Triplets => {
                 let n = cfg.batch / 3;
@@ -292,7 +315,57 @@ impl Trainer {
                     .chain(t.iter().map(|x| x.negative))
                     .collect();
                 let x = train.augmented_batch(&idx, aug, &mut self.rng, dev)?;
-                let e = self.embed_t(&x)?;
+                Batch::Triplets { x, n }
+            }
+        })
+    }
+
+    /// The loss of `batch` under the current weights (the forward pass).
+    fn loss_of(&self, batch: &Batch) -> Result<Tensor, TrainError> {
+        let cfg = &self.cfg;
+        let margin = cfg.margin();
+        Ok(match batch {
+            Batch::Identities { x, labels } => {
+                let e = self.embed_t(x)?;
+                match cfg.loss {
+                    LossKind::BatchSemiHard => {
+                        loss::batch_semi_hard_triplet_loss(&e, labels, margin)?
+                    }
+                    LossKind::Cosface => {
+                        let labels: Vec<u32> = labels.iter().map(|l| self.class_index[l]).collect();
+                        match &self.head {
+                            Some(head) => head.loss(&e, &labels)?,
+                            None => return Err(mismatch("CosFace without its class-weight head")),
+                        }
+                    }
+                    _ => loss::batch_hard_triplet_loss(&e, labels, margin)?,
+                }
+            }
+            Batch::Pairs { x, n, same } => {
+                let n = *n;
+                if cfg.loss == LossKind::Binary {
+                    let (xa, xb) = (x.narrow(0, 0, n)?, x.narrow(0, n, n)?);
+                    let logits = match self.model.pair_logits_t(&xa, &xb, true) {
+                        Some(l) => l?,
+                        None => {
+                            return Err(mismatch("the binary loss needs a pair-scoring network"))
+                        }
+                    };
+                    loss::binary_log_loss(&logits, same)?
+                } else {
+                    let e = self.embed_t(x)?;
+                    let d =
+                        loss::distance::pair_distances(&e.narrow(0, 0, n)?, &e.narrow(0, n, n)?)?;
+                    if cfg.loss == LossKind::Logistic {
+                        loss::distance_logistic_loss(&d, same, margin)?
+                    } else {
+                        loss::contrastive_loss(&d, same, margin)?
+                    }
+                }
+            }
+            Batch::Triplets { x, n } => {
+                let n = *n;
+                let e = self.embed_t(x)?;
                 loss::triplet_margin_loss(
                     &e.narrow(0, 0, n)?,
                     &e.narrow(0, n, n)?,
@@ -360,5 +433,47 @@ impl Trainer {
         )?;
         self.last_checkpoint = Some(path.clone());
         Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::ImageShape;
+
+    fn tiny_set() -> LabelledSet {
+        let (h, w) = (16, 12);
+        let mut s = 7u32;
+        let mut pixels = Vec::new();
+        let mut labels = Vec::new();
+        for c in 0..6u32 {
+            for _ in 0..4 {
+                pixels.extend((0..h * w).map(|i| {
+                    s = s.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    ((i as u32 * (c + 1)) % 7) as f32 / 7.0 + (s >> 24) as f32 / 2560.0
+                }));
+                labels.push(c);
+            }
+        }
+        LabelledSet::new(pixels, labels, ImageShape::grey(h, w)).unwrap()
+    }
+
+    #[test]
+    fn timed_steps_are_the_same_steps() {
+        let set = tiny_set();
+        let mut cfg = TrainConfig::reference(16, 12, 8);
+        cfg.batch = 12;
+        cfg.per_identity = 2;
+        cfg.steps = 3;
+        let mut plain = Trainer::new(cfg.clone(), &set).unwrap();
+        let mut timed = Trainer::new(cfg, &set).unwrap();
+        for _ in 0..3 {
+            let a = plain.step(&set).unwrap();
+            let (b, t) = timed.step_timed(&set).unwrap();
+            assert_eq!(a.to_bits(), b.to_bits());
+            assert_eq!(t.total(), t.data + t.forward + t.backward + t.optimizer);
+            assert!(t.forward > Duration::ZERO && t.backward > Duration::ZERO);
+        }
+        assert_eq!(plain.losses(), timed.losses());
     }
 }
