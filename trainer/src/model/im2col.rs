@@ -9,8 +9,11 @@
 //! `(n, oy, ox)`, column `(ky, kx, c)`. Stride 1, zero padding `p` on every side:
 //! `OH = H + 2p - K + 1`, `OW = W + 2p - K + 1`.
 
+use std::mem::MaybeUninit;
+
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
 
 /// Patches of a `K x K` window, stride 1, zero padding `padding`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,10 +84,17 @@ impl Im2Col {
         if x.len() != n * h * w * c {
             candle_core::bail!("im2col: {} values for ({n}, {h}, {w}, {c})", x.len())
         }
+        let per_image = oh * ow * cols;
+        let mut out: Vec<f32> = Vec::with_capacity(n * per_image);
         // Each value is written once, in order: per output pixel and window row, the zeros left of
-        // the image, the in-bounds taps (one contiguous run of the input row), the zeros right of it.
-        let mut out = Vec::with_capacity(n * oh * ow * cols);
-        for b in 0..n {
+        // the image, the in-bounds taps (one contiguous run of the input row), the zeros right of
+        // it. Images are independent, so they fill on candle's thread count.
+        let fill = |b: usize, dst: &mut [MaybeUninit<f32>]| {
+            let mut at = 0;
+            let mut put = |v: f32| {
+                dst[at].write(v);
+                at += 1;
+            };
             for oy in 0..oh {
                 for ox in 0..ow {
                     // Taps kx in lo..hi are inside the image: 0 <= ox + kx - p < w.
@@ -93,19 +103,37 @@ impl Im2Col {
                     for ky in 0..k {
                         let iy = oy + ky;
                         if iy < p || iy - p >= h {
-                            out.resize(out.len() + k * c, 0.0);
+                            (0..k * c).for_each(|_| put(0.0));
                             continue;
                         }
-                        out.resize(out.len() + lo * c, 0.0);
+                        (0..lo * c).for_each(|_| put(0.0));
                         if hi > lo {
                             let start = ((b * h + iy - p) * w + ox + lo - p) * c;
-                            out.extend_from_slice(&x[start..start + (hi - lo) * c]);
+                            x[start..start + (hi - lo) * c].iter().for_each(|&v| put(v));
                         }
-                        out.resize(out.len() + (k - hi) * c, 0.0);
+                        (0..(k - hi) * c).for_each(|_| put(0.0));
                     }
                 }
             }
+            debug_assert_eq!(at, dst.len());
+        };
+        let spare = &mut out.spare_capacity_mut()[..n * per_image];
+        if per_image > 0 {
+            if candle_core::utils::get_num_threads() > 1 && n > 1 {
+                spare
+                    .par_chunks_mut(per_image)
+                    .enumerate()
+                    .for_each(|(b, dst)| fill(b, dst));
+            } else {
+                spare
+                    .chunks_mut(per_image)
+                    .enumerate()
+                    .for_each(|(b, dst)| fill(b, dst));
+            }
         }
+        // SAFETY: `fill` wrote every one of the `n * per_image` values (each image's chunk in
+        // full: `oh * ow` pixels x `k` window rows x `k * c` values).
+        unsafe { out.set_len(n * per_image) };
         Ok((out, n * oh * ow, cols))
     }
 
@@ -126,12 +154,28 @@ impl Im2Col {
             )
         }
         let mut out = vec![0f32; n * h * w * c];
-        self.for_each_tap((n, h, w), (oh, ow), c, |row, pix, col| {
-            let src = &g[row * cols + col..row * cols + col + c];
-            for (d, s) in out[pix * c..pix * c + c].iter_mut().zip(src) {
-                *d += s;
+        // Each image's pixels receive only from that image's rows, in the same order whatever
+        // the thread count, so the sums keep their bits.
+        let image = |b: usize, dst: &mut [f32]| {
+            self.for_each_tap((1, h, w), (oh, ow), c, |row, pix, col| {
+                let at = (b * oh * ow + row) * cols + col;
+                for (d, s) in dst[pix * c..pix * c + c].iter_mut().zip(&g[at..at + c]) {
+                    *d += s;
+                }
+            });
+        };
+        let per_image = h * w * c;
+        if per_image > 0 {
+            if candle_core::utils::get_num_threads() > 1 && n > 1 {
+                out.par_chunks_mut(per_image)
+                    .enumerate()
+                    .for_each(|(b, dst)| image(b, dst));
+            } else {
+                out.chunks_mut(per_image)
+                    .enumerate()
+                    .for_each(|(b, dst)| image(b, dst));
             }
-        });
+        }
         Ok(out)
     }
 }
