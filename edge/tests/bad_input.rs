@@ -5,6 +5,9 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+// PNG chunks use CRC-32/ISO-HDLC, the one the format crate implements.
+use siamedge_format::crc::crc32;
+
 use prost::Message;
 use siamedge_edge::preprocess::{decode_gray, decode_gray_limited, load_gray, MAX_PIXELS};
 use siamedge_edge::{EdgeError, Int8Encoder, OnnxEncoder, Runtime};
@@ -97,22 +100,6 @@ fn a_text_file_named_png_is_not_an_image() {
     );
     let e = load_gray(&dir.path().join("missing.png")).unwrap_err();
     assert!(matches!(e, EdgeError::Io { .. }) && e.to_string().contains("missing.png"));
-}
-
-/// CRC-32 (IEEE, reflected), as PNG chunks use it.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {

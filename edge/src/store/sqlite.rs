@@ -678,18 +678,43 @@ fn each_template(
     scratch: &mut [u8],
     f: &mut dyn FnMut(Template) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
+    each_row(
+        tx,
+        path,
+        what,
+        "SELECT subject, record FROM templates ORDER BY subject",
+        [],
+        (model, keys, scratch),
+        &mut |t, _| f(t),
+    )
+}
+
+/// Every row `query` (with `params`) selects from `tx`, its first two columns the subject and
+/// the stored record, decoded (and authenticated) with `(model, keys, scratch)` and handed to
+/// `f` with the row (for any further columns); `what` names the step in SQLite errors. Stops at
+/// the first error.
+fn each_row(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    what: &'static str,
+    query: &str,
+    params: impl rusqlite::Params,
+    (model, keys, scratch): (ModelId, &mut Option<OsKeys>, &mut [u8]),
+    f: &mut dyn FnMut(Template, &rusqlite::Row<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let sql = |e| StoreError::sqlite(path, what, e);
-    let mut stmt = tx
-        .prepare("SELECT subject, record FROM templates ORDER BY subject")
-        .map_err(sql)?;
-    let mut rows = stmt.query([]).map_err(sql)?;
+    let mut stmt = tx.prepare(query).map_err(sql)?;
+    let mut rows = stmt.query(params).map_err(sql)?;
     while let Some(row) = rows.next().map_err(sql)? {
         let subject: u32 = row.get(0).map_err(sql)?;
         let stored = row
             .get_ref(1)
             .and_then(|v| v.as_blob().map_err(Into::into))
             .map_err(sql)?;
-        f(decode_with(path, model, keys, scratch, subject, stored)?)?;
+        f(
+            decode_with(path, model, keys, scratch, subject, stored)?,
+            row,
+        )?;
     }
     Ok(())
 }
@@ -836,43 +861,26 @@ impl TemplateStore for SqliteStore {
             .conn
             .transaction()
             .map_err(|e| StoreError::sqlite(&path, "beginning the list snapshot", e))?;
-        {
-            let mut stmt = tx
-                .prepare("SELECT subject, record, revision FROM templates ORDER BY subject")
-                .map_err(|e| StoreError::sqlite(&path, "listing", e))?;
-            let mut rows = stmt
-                .query([])
-                .map_err(|e| StoreError::sqlite(&path, "listing", e))?;
-            while let Some(row) = rows
-                .next()
-                .map_err(|e| StoreError::sqlite(&path, "listing", e))?
-            {
-                let subject: u32 = row
-                    .get(0)
-                    .map_err(|e| StoreError::sqlite(&path, "listing", e))?;
-                let stored = row
-                    .get_ref(1)
-                    .and_then(|v| v.as_blob().map_err(Into::into))
-                    .map_err(|e| StoreError::sqlite(&path, "listing", e))?;
+        each_row(
+            &tx,
+            &path,
+            "listing",
+            "SELECT subject, record, revision FROM templates ORDER BY subject",
+            [],
+            (model, &mut self.keys, &mut self.scratch),
+            &mut |t, row| {
                 let rev: i64 = row
                     .get(2)
                     .map_err(|e| StoreError::sqlite(&path, "listing", e))?;
-                let t = decode_with(
-                    &path,
-                    model,
-                    &mut self.keys,
-                    &mut self.scratch,
-                    subject,
-                    stored,
-                )?;
                 out.push(SubjectInfo {
-                    subject,
+                    subject: t.subject(),
                     label: t.label().to_string(),
                     embeddings: t.count(),
                     revision: Revision(u64::try_from(rev).unwrap_or(0)),
                 });
-            }
-        }
+                Ok(())
+            },
+        )?;
         tx.finish()
             .map_err(|e| StoreError::sqlite(&path, "ending the list snapshot", e))?;
         Ok(out)
@@ -927,33 +935,19 @@ impl TemplateStore for SqliteStore {
             revision: rev,
             ..Changes::default()
         };
+        each_row(
+            &tx,
+            &path,
+            "reading changes",
+            "SELECT subject, record FROM templates WHERE revision > ?1 ORDER BY revision, subject",
+            [since],
+            (model, &mut self.keys, &mut self.scratch),
+            &mut |t, _| {
+                changes.put.push(t);
+                Ok(())
+            },
+        )?;
         {
-            let mut stmt = tx
-                .prepare("SELECT subject, record FROM templates WHERE revision > ?1 ORDER BY revision, subject")
-                .map_err(|e| StoreError::sqlite(&path, "reading changes", e))?;
-            let mut rows = stmt
-                .query([since])
-                .map_err(|e| StoreError::sqlite(&path, "reading changes", e))?;
-            while let Some(row) = rows
-                .next()
-                .map_err(|e| StoreError::sqlite(&path, "reading changes", e))?
-            {
-                let subject: u32 = row
-                    .get(0)
-                    .map_err(|e| StoreError::sqlite(&path, "reading changes", e))?;
-                let stored = row
-                    .get_ref(1)
-                    .and_then(|v| v.as_blob().map_err(Into::into))
-                    .map_err(|e| StoreError::sqlite(&path, "reading changes", e))?;
-                changes.put.push(decode_with(
-                    &path,
-                    model,
-                    &mut self.keys,
-                    &mut self.scratch,
-                    subject,
-                    stored,
-                )?);
-            }
             let mut stmt = tx
                 .prepare(
                     "SELECT subject FROM removed WHERE revision > ?1 ORDER BY revision, subject",
