@@ -64,3 +64,38 @@ fn a_peer_of_another_run_and_a_missing_config_are_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/recipe.toml"));
 }
+
+/// The trainer's own kernels split work into pieces whose sums do not depend on the schedule
+/// (images, channel ranges, fixed row blocks, partials added in order), and gemm splits only
+/// rows and columns: the same steps at one and at two threads give the same loss, bit for bit.
+#[test]
+fn the_loss_is_the_same_at_one_and_two_threads() {
+    let loss = |threads: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_siamedge-train"))
+            .args([
+                "bench",
+                "--steps",
+                "2",
+                "--warmup",
+                "1",
+                "--threads",
+                threads,
+            ])
+            .args(["--config", recipe().to_str().unwrap(), "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["candle"]["mean_loss"].as_f64().unwrap()
+    };
+    let (one, two) = (loss("1"), loss("2"));
+    assert_eq!(
+        one.to_bits(),
+        two.to_bits(),
+        "1 thread {one}, 2 threads {two}"
+    );
+}

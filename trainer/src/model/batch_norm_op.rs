@@ -5,13 +5,20 @@
 //! Rows `(M, C)` of an `(N, H, W)` grid in, `(N, H, W, C)` (or `(N, H/2, W/2, C)` after pooling) out.
 //! The forward pass leaves the batch's moments (for the running statistics and the backward pass) and
 //! the pooling's argmax (for the backward pass) in a shared [`Saved`].
+//!
+//! Both passes split across candle's thread count without changing a bit: the moments by channel
+//! range (each channel summed over the rows in row order), normalisation and pooling by image, the
+//! backward pass's sums by fixed blocks of [`BLOCK_ROWS`] rows added in block order.
 
 use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor};
 
+use rayon::prelude::*;
+
 use super::batch_norm::Then;
 use super::im2col::contiguous_f32;
+use super::par::min_len;
 
 /// Per-channel mean and biased variance.
 #[derive(Clone, Debug)]
@@ -32,26 +39,46 @@ pub(crate) struct Saved {
     pub(crate) argmax: Vec<u32>,
 }
 
-/// Per-channel mean and biased variance of a contiguous `(M, C)` buffer, in f64.
-fn moments(x: &[f32], c: usize) -> Moments {
-    let m = (x.len() / c).max(1) as f64;
-    let mut mean = vec![0f64; c];
-    for row in x.chunks_exact(c) {
-        for (s, &v) in mean.iter_mut().zip(row) {
-            *s += f64::from(v);
-        }
+/// Per-channel mean and biased variance of a contiguous `(M, C)` buffer, in f64. Each channel is
+/// summed over the rows in row order, whichever thread holds it (channels split into `pieces`
+/// ranges), so the bits do not depend on the thread count.
+fn moments(x: &[f32], c: usize, pieces: usize) -> Moments {
+    let m = (x.len() / c.max(1)).max(1) as f64;
+    let width = c.div_ceil(pieces.max(1)).max(1);
+    let parts: Vec<(Vec<f64>, Vec<f64>)> = (0..c.div_ceil(width))
+        .into_par_iter()
+        .with_min_len(min_len())
+        .map(|p| {
+            let lo = p * width;
+            let hi = (lo + width).min(c);
+            let mut mean = vec![0f64; hi - lo];
+            for row in x.chunks_exact(c) {
+                for (s, &v) in mean.iter_mut().zip(&row[lo..hi]) {
+                    *s += f64::from(v);
+                }
+            }
+            mean.iter_mut().for_each(|s| *s /= m);
+            let mut var = vec![0f64; hi - lo];
+            for row in x.chunks_exact(c) {
+                for ((s, &v), mu) in var.iter_mut().zip(&row[lo..hi]).zip(&mean) {
+                    let d = f64::from(v) - mu;
+                    *s += d * d;
+                }
+            }
+            var.iter_mut().for_each(|s| *s /= m);
+            (mean, var)
+        })
+        .collect();
+    let (mean, var): (Vec<Vec<f64>>, Vec<Vec<f64>>) = parts.into_iter().unzip();
+    Moments {
+        mean: mean.concat(),
+        var: var.concat(),
     }
-    mean.iter_mut().for_each(|s| *s /= m);
-    let mut var = vec![0f64; c];
-    for row in x.chunks_exact(c) {
-        for ((s, &v), mu) in var.iter_mut().zip(row).zip(&mean) {
-            let d = f64::from(v) - mu;
-            *s += d * d;
-        }
-    }
-    var.iter_mut().for_each(|s| *s /= m);
-    Moments { mean, var }
 }
+
+/// Rows per block of the backward pass's sums: f32 within a block (in row order), f64 across
+/// blocks (in block order), whatever the thread count.
+const BLOCK_ROWS: usize = 256;
 
 /// Per-channel `(scale, shift)` with `y = x * scale + shift`.
 fn affine(m: &Moments, gamma: &[f32], beta: &[f32], eps: f64) -> (Vec<f32>, Vec<f32>) {
@@ -107,61 +134,76 @@ impl CustomOp3 for BnTrain {
         let beta = contiguous_f32(s3, l3, "batch-norm")?;
         let (_, c) = l1.shape().dims2()?;
         let (n, h, w) = self.grid;
-        let mom = moments(x, c);
+        let threads = candle_core::utils::get_num_threads();
+        let mom = moments(x, c, threads);
         let (scale, shift) = affine(&mom, gamma, beta, self.eps);
         let mut saved = Saved::default();
         let (out, shape) = if self.then == Then::ReluMaxPool {
-            let mut y = Vec::with_capacity(x.len());
-            for row in x.chunks_exact(c) {
-                y.extend(
-                    row.iter()
-                        .zip(&scale)
-                        .zip(&shift)
-                        .map(|((v, a), b)| v * a + b),
-                );
-            }
             let (oh, ow) = (h / 2, w / 2);
             let mut out = vec![0f32; n * oh * ow * c];
             let mut argmax = vec![u32::MAX; out.len()];
-            for b in 0..n {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let o = ((b * oh + oy) * ow + ox) * c;
-                        let t0 = ((b * h + 2 * oy) * w + 2 * ox) * c;
-                        let taps = [t0, t0 + c, t0 + w * c, t0 + w * c + c];
-                        let rows = taps.map(|t| &y[t..t + c]);
-                        let (out_o, arg_o) = (&mut out[o..o + c], &mut argmax[o..o + c]);
-                        for j in 0..c {
-                            let mut bv = rows[0][j];
-                            let mut bk = 0;
-                            for (k, row) in rows.iter().enumerate().skip(1) {
-                                if row[j] > bv {
-                                    bv = row[j];
-                                    bk = k;
+            let per_image = oh * ow * c;
+            if per_image > 0 {
+                // By image: each output value is the max of four normalised inputs of its own
+                // image (computed where they are needed; an odd last row or column is never
+                // read), the same arithmetic at any thread count.
+                out.par_chunks_mut(per_image)
+                    .zip(argmax.par_chunks_mut(per_image))
+                    .enumerate()
+                    .with_min_len(min_len())
+                    .for_each(|(b, (out_b, arg_b))| {
+                        // The four taps' normalised rows, tap-major.
+                        let mut ys = vec![0f32; 4 * c];
+                        for oy in 0..oh {
+                            for ox in 0..ow {
+                                let o = (oy * ow + ox) * c;
+                                let t0 = ((b * h + 2 * oy) * w + 2 * ox) * c;
+                                let taps = [t0, t0 + c, t0 + w * c, t0 + w * c + c];
+                                for (y_k, &t) in ys.chunks_exact_mut(c).zip(&taps) {
+                                    for (((d, &v), a), s) in
+                                        y_k.iter_mut().zip(&x[t..t + c]).zip(&scale).zip(&shift)
+                                    {
+                                        *d = v * a + s;
+                                    }
+                                }
+                                let (out_o, arg_o) = (&mut out_b[o..o + c], &mut arg_b[o..o + c]);
+                                for j in 0..c {
+                                    let mut bv = ys[j];
+                                    let mut bk = 0;
+                                    for k in 1..4 {
+                                        if ys[k * c + j] > bv {
+                                            bv = ys[k * c + j];
+                                            bk = k;
+                                        }
+                                    }
+                                    if bv > 0.0 {
+                                        out_o[j] = bv;
+                                        arg_o[j] = (taps[bk] + j) as u32;
+                                    }
                                 }
                             }
-                            if bv > 0.0 {
-                                out_o[j] = bv;
-                                arg_o[j] = (taps[bk] + j) as u32;
-                            }
                         }
-                    }
-                }
+                    });
             }
             saved.argmax = argmax;
             (out, Shape::from((n, oh, ow, c)))
         } else {
             let relu = self.then == Then::Relu;
-            let mut out = Vec::with_capacity(x.len());
-            for row in x.chunks_exact(c) {
-                out.extend(row.iter().zip(&scale).zip(&shift).map(|((v, a), b)| {
-                    let y = v * a + b;
-                    if relu {
-                        y.max(0.0)
-                    } else {
-                        y
-                    }
-                }));
+            let mut out = vec![0f32; x.len()];
+            if c > 0 {
+                out.par_chunks_mut(BLOCK_ROWS * c)
+                    .zip(x.par_chunks(BLOCK_ROWS * c))
+                    .with_min_len(min_len())
+                    .for_each(|(dst, src)| {
+                        for (drow, row) in dst.chunks_exact_mut(c).zip(src.chunks_exact(c)) {
+                            for (((d, &v), a), b) in
+                                drow.iter_mut().zip(row).zip(&scale).zip(&shift)
+                            {
+                                let y = v * a + b;
+                                *d = if relu { y.max(0.0) } else { y };
+                            }
+                        }
+                    });
             }
             (out, Shape::from((n, h, w, c)))
         };
@@ -185,29 +227,53 @@ impl CustomOp3 for BnTrain {
         let (m, c) = x.dims2()?;
         let gam: Vec<f32> = gamma.to_vec1()?;
         let bet: Vec<f32> = beta.to_vec1()?;
-        let saved = self.saved.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let (n, h, w) = self.grid;
+        let (oh, ow) = (h / 2, w / 2);
+        let saved = self.saved.lock().unwrap_or_else(|p| p.into_inner());
+        let block = BLOCK_ROWS * c.max(1);
         let (dx, dgamma, dbeta) = with_f32(x, |xv| {
-            let mom = saved.moments.unwrap_or_else(|| moments(xv, c));
+            let mom = match &saved.moments {
+                Some(m) => m.clone(),
+                None => moments(xv, c, candle_core::utils::get_num_threads()),
+            };
             let dy = with_f32(grad, |g| match self.then {
                 Then::ReluMaxPool => {
+                    // By image: a window's gradient goes to an input of its own image.
                     let mut dy = vec![0f32; m * c];
-                    for (&i, &gv) in saved.argmax.iter().zip(g) {
-                        if i != u32::MAX {
-                            dy[i as usize] = gv;
-                        }
+                    let (per_in, per_out) = (h * w * c, oh * ow * c);
+                    if per_in > 0 && per_out > 0 {
+                        dy.par_chunks_mut(per_in)
+                            .zip(saved.argmax.par_chunks(per_out).zip(g.par_chunks(per_out)))
+                            .enumerate()
+                            .with_min_len(min_len())
+                            .for_each(|(b, (dy_b, (arg_b, g_b)))| {
+                                for (&i, &gv) in arg_b.iter().zip(g_b) {
+                                    if i != u32::MAX {
+                                        dy_b[i as usize - b * per_in] = gv;
+                                    }
+                                }
+                            });
                     }
+                    debug_assert_eq!(n * per_in, dy.len());
                     dy
                 }
                 Then::Relu => {
                     let (scale, shift) = affine(&mom, &gam, &bet, self.eps);
                     let mut dy = g.to_vec();
-                    for (row, drow) in xv.chunks_exact(c).zip(dy.chunks_exact_mut(c)) {
-                        for j in 0..c {
-                            if row[j] * scale[j] + shift[j] <= 0.0 {
-                                drow[j] = 0.0;
+                    dy.par_chunks_mut(block)
+                        .zip(xv.par_chunks(block))
+                        .with_min_len(min_len())
+                        .for_each(|(dblock, xblock)| {
+                            for (row, drow) in
+                                xblock.chunks_exact(c).zip(dblock.chunks_exact_mut(c))
+                            {
+                                for j in 0..c {
+                                    if row[j] * scale[j] + shift[j] <= 0.0 {
+                                        drow[j] = 0.0;
+                                    }
+                                }
                             }
-                        }
-                    }
+                        });
                     dy
                 }
                 Then::Nothing => g.to_vec(),
@@ -218,30 +284,35 @@ impl CustomOp3 for BnTrain {
                 .iter()
                 .map(|v| (1.0 / (v + self.eps).sqrt()) as f32)
                 .collect();
+            // Per block of rows, in f32 and row order: sum dy and sum dy (x - mean). Zipped
+            // iterators rather than indices: no bounds checks, so the per-channel loops vectorise.
+            let partials: Vec<(Vec<f32>, Vec<f32>)> = xv
+                .par_chunks(block)
+                .zip(dy.par_chunks(block))
+                .with_min_len(min_len())
+                .map(|(xb, db)| {
+                    let (mut rb, mut rg) = (vec![0f32; c], vec![0f32; c]);
+                    for (row, drow) in xb.chunks_exact(c).zip(db.chunks_exact(c)) {
+                        for (((b, g), (&v, &d)), &mu) in rb
+                            .iter_mut()
+                            .zip(rg.iter_mut())
+                            .zip(row.iter().zip(drow))
+                            .zip(&mean)
+                        {
+                            *b += d;
+                            *g += d * (v - mu);
+                        }
+                    }
+                    (rb, rg)
+                })
+                .collect();
+            // Totals in f64, in block order.
             let mut dbeta = vec![0f64; c];
             let mut dgamma = vec![0f64; c];
-            let mut rb = vec![0f32; c];
-            let mut rg = vec![0f32; c];
-            // Zipped iterators rather than indices: no bounds checks, so the per-channel loops
-            // vectorise (same operations in the same order: the same bits).
-            for (r, (row, drow)) in xv.chunks_exact(c).zip(dy.chunks_exact(c)).enumerate() {
-                for (((b, g), (&v, &d)), &mu) in rb
-                    .iter_mut()
-                    .zip(rg.iter_mut())
-                    .zip(row.iter().zip(drow))
-                    .zip(&mean)
-                {
-                    *b += d;
-                    *g += d * (v - mu);
-                }
-                // Partial sums in f32 over 256 rows at most, totals in f64.
-                if r % 256 == 255 || r + 1 == m {
-                    for j in 0..c {
-                        dbeta[j] += f64::from(rb[j]);
-                        dgamma[j] += f64::from(rg[j]) * f64::from(inv_std[j]);
-                        rb[j] = 0.0;
-                        rg[j] = 0.0;
-                    }
+            for (rb, rg) in &partials {
+                for j in 0..c {
+                    dbeta[j] += f64::from(rb[j]);
+                    dgamma[j] += f64::from(rg[j]) * f64::from(inv_std[j]);
                 }
             }
             let mf = m as f32;
@@ -249,20 +320,26 @@ impl CustomOp3 for BnTrain {
             let db: Vec<f32> = dbeta.iter().map(|&v| v as f32).collect();
             let dg: Vec<f32> = dgamma.iter().map(|&v| v as f32).collect();
             let mut dx = dy;
-            for (row, drow) in xv.chunks_exact(c).zip(dx.chunks_exact_mut(c)) {
-                for ((((d, &v), &mu), &is), ((&kj, &dbj), &dgj)) in drow
-                    .iter_mut()
-                    .zip(row)
-                    .zip(&mean)
-                    .zip(&inv_std)
-                    .zip(k.iter().zip(&db).zip(&dg))
-                {
-                    let xh = (v - mu) * is;
-                    *d = kj * (mf * *d - dbj - xh * dgj);
-                }
-            }
+            dx.par_chunks_mut(block)
+                .zip(xv.par_chunks(block))
+                .with_min_len(min_len())
+                .for_each(|(dblock, xblock)| {
+                    for (row, drow) in xblock.chunks_exact(c).zip(dblock.chunks_exact_mut(c)) {
+                        for ((((d, &v), &mu), &is), ((&kj, &dbj), &dgj)) in drow
+                            .iter_mut()
+                            .zip(row)
+                            .zip(&mean)
+                            .zip(&inv_std)
+                            .zip(k.iter().zip(&db).zip(&dg))
+                        {
+                            let xh = (v - mu) * is;
+                            *d = kj * (mf * *d - dbj - xh * dgj);
+                        }
+                    }
+                });
             Ok::<_, candle_core::Error>((dx, dg, db))
         })??;
+        drop(saved);
         let dev = x.device();
         Ok((
             Some(Tensor::from_vec(dx, (m, c), dev)?),

@@ -15,6 +15,8 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::par::min_len;
+
 /// Patches of a `K x K` window, stride 1, zero padding `padding`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Im2Col {
@@ -71,70 +73,123 @@ impl Im2Col {
 }
 
 impl Im2Col {
+    /// Writes the patches of image `b` of `x`, an `(N, H, W, C)` batch, into `dst`, `(OH * OW, K *
+    /// K * C)` row-major: every value once, in order (per output pixel and window row: the zeros
+    /// left of the image, the in-bounds taps as one contiguous run of the input row, the zeros
+    /// right of it). `dst` must hold exactly `OH * OW * K * K * C` values and `x` the whole batch
+    /// (checked by the callers).
+    pub(crate) fn fill_image(
+        &self,
+        x: &[f32],
+        b: usize,
+        (h, w, c): (usize, usize, usize),
+        (oh, ow): (usize, usize),
+        dst: &mut [MaybeUninit<f32>],
+    ) {
+        let (k, p) = (self.kernel, self.padding);
+        let mut at = 0;
+        let mut put = |v: f32| {
+            dst[at].write(v);
+            at += 1;
+        };
+        for oy in 0..oh {
+            for ox in 0..ow {
+                // Taps kx in lo..hi are inside the image: 0 <= ox + kx - p < w.
+                let lo = p.saturating_sub(ox).min(k);
+                let hi = (w + p).saturating_sub(ox).clamp(lo, k);
+                for ky in 0..k {
+                    let iy = oy + ky;
+                    if iy < p || iy - p >= h {
+                        (0..k * c).for_each(|_| put(0.0));
+                        continue;
+                    }
+                    (0..lo * c).for_each(|_| put(0.0));
+                    if hi > lo {
+                        let start = ((b * h + iy - p) * w + ox + lo - p) * c;
+                        x[start..start + (hi - lo) * c].iter().for_each(|&v| put(v));
+                    }
+                    (0..(k - hi) * c).for_each(|_| put(0.0));
+                }
+            }
+        }
+        debug_assert_eq!(at, dst.len());
+    }
+
+    /// The patches of image `b` of `x` `(N, H, W, C)` in `buf` (reused: its old contents are
+    /// dropped), `(OH * OW, K * K * C)` row-major.
+    pub(crate) fn image_patches<'a>(
+        &self,
+        x: &[f32],
+        b: usize,
+        (h, w, c): (usize, usize, usize),
+        buf: &'a mut Vec<f32>,
+    ) -> Result<&'a [f32]> {
+        let (oh, ow) = self.out_hw(h, w)?;
+        let len = oh * ow * self.kernel * self.kernel * c;
+        if x.len() < (b + 1) * h * w * c {
+            candle_core::bail!(
+                "im2col: no image {b} of ({h}, {w}, {c}) in {} values",
+                x.len()
+            )
+        }
+        buf.clear();
+        buf.reserve(len);
+        self.fill_image(
+            x,
+            b,
+            (h, w, c),
+            (oh, ow),
+            &mut buf.spare_capacity_mut()[..len],
+        );
+        // SAFETY: `fill_image` wrote every one of the `len` values.
+        unsafe { buf.set_len(len) };
+        Ok(buf.as_slice())
+    }
+
     /// The patches of `x`, an `(N, H, W, C)` image batch: `(N * OH * OW, K * K * C)` row-major,
-    /// returned with its two dimensions.
+    /// returned with its two dimensions. Images fill on candle's thread count.
     pub(crate) fn patches(
         &self,
         x: &[f32],
         (n, h, w, c): (usize, usize, usize, usize),
     ) -> Result<(Vec<f32>, usize, usize)> {
         let (oh, ow) = self.out_hw(h, w)?;
-        let (k, p) = (self.kernel, self.padding);
-        let cols = k * k * c;
+        let cols = self.kernel * self.kernel * c;
         if x.len() != n * h * w * c {
             candle_core::bail!("im2col: {} values for ({n}, {h}, {w}, {c})", x.len())
         }
         let per_image = oh * ow * cols;
         let mut out: Vec<f32> = Vec::with_capacity(n * per_image);
-        // Each value is written once, in order: per output pixel and window row, the zeros left of
-        // the image, the in-bounds taps (one contiguous run of the input row), the zeros right of
-        // it. Images are independent, so they fill on candle's thread count.
-        let fill = |b: usize, dst: &mut [MaybeUninit<f32>]| {
-            let mut at = 0;
-            let mut put = |v: f32| {
-                dst[at].write(v);
-                at += 1;
-            };
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    // Taps kx in lo..hi are inside the image: 0 <= ox + kx - p < w.
-                    let lo = p.saturating_sub(ox).min(k);
-                    let hi = (w + p).saturating_sub(ox).clamp(lo, k);
-                    for ky in 0..k {
-                        let iy = oy + ky;
-                        if iy < p || iy - p >= h {
-                            (0..k * c).for_each(|_| put(0.0));
-                            continue;
-                        }
-                        (0..lo * c).for_each(|_| put(0.0));
-                        if hi > lo {
-                            let start = ((b * h + iy - p) * w + ox + lo - p) * c;
-                            x[start..start + (hi - lo) * c].iter().for_each(|&v| put(v));
-                        }
-                        (0..(k - hi) * c).for_each(|_| put(0.0));
-                    }
-                }
-            }
-            debug_assert_eq!(at, dst.len());
-        };
-        let spare = &mut out.spare_capacity_mut()[..n * per_image];
         if per_image > 0 {
-            if candle_core::utils::get_num_threads() > 1 && n > 1 {
-                spare
-                    .par_chunks_mut(per_image)
-                    .enumerate()
-                    .for_each(|(b, dst)| fill(b, dst));
-            } else {
-                spare
-                    .chunks_mut(per_image)
-                    .enumerate()
-                    .for_each(|(b, dst)| fill(b, dst));
-            }
+            out.spare_capacity_mut()[..n * per_image]
+                .par_chunks_mut(per_image)
+                .enumerate()
+                .with_min_len(min_len())
+                .for_each(|(b, dst)| self.fill_image(x, b, (h, w, c), (oh, ow), dst));
         }
-        // SAFETY: `fill` wrote every one of the `n * per_image` values (each image's chunk in
-        // full: `oh * ow` pixels x `k` window rows x `k * c` values).
+        // SAFETY: `fill_image` wrote every one of the `n * per_image` values (each image's chunk
+        // in full: `oh * ow` pixels x `k` window rows x `k * c` values).
         unsafe { out.set_len(n * per_image) };
         Ok((out, n * oh * ow, cols))
+    }
+
+    /// Adds each entry of `g`, one image's patch gradients `(OH * OW, K * K * C)`, into the input
+    /// pixel of `dst` `(H, W, C)` it came from: the adjoint of [`fill_image`](Self::fill_image),
+    /// each pixel's sum in row order.
+    pub(crate) fn scatter_image(
+        &self,
+        g: &[f32],
+        (h, w, c): (usize, usize, usize),
+        (oh, ow): (usize, usize),
+        dst: &mut [f32],
+    ) {
+        let cols = self.kernel * self.kernel * c;
+        self.for_each_tap((1, h, w), (oh, ow), c, |row, pix, col| {
+            let at = row * cols + col;
+            for (d, s) in dst[pix * c..pix * c + c].iter_mut().zip(&g[at..at + c]) {
+                *d += s;
+            }
+        });
     }
 
     /// Sums each entry of `g`, patches `(N * OH * OW, K * K * C)`, back into the input pixel it
@@ -156,25 +211,13 @@ impl Im2Col {
         let mut out = vec![0f32; n * h * w * c];
         // Each image's pixels receive only from that image's rows, in the same order whatever
         // the thread count, so the sums keep their bits.
-        let image = |b: usize, dst: &mut [f32]| {
-            self.for_each_tap((1, h, w), (oh, ow), c, |row, pix, col| {
-                let at = (b * oh * ow + row) * cols + col;
-                for (d, s) in dst[pix * c..pix * c + c].iter_mut().zip(&g[at..at + c]) {
-                    *d += s;
-                }
-            });
-        };
         let per_image = h * w * c;
-        if per_image > 0 {
-            if candle_core::utils::get_num_threads() > 1 && n > 1 {
-                out.par_chunks_mut(per_image)
-                    .enumerate()
-                    .for_each(|(b, dst)| image(b, dst));
-            } else {
-                out.chunks_mut(per_image)
-                    .enumerate()
-                    .for_each(|(b, dst)| image(b, dst));
-            }
+        let per_g = oh * ow * cols;
+        if per_image > 0 && per_g > 0 {
+            out.par_chunks_mut(per_image)
+                .zip(g.par_chunks(per_g))
+                .with_min_len(min_len())
+                .for_each(|(dst, g_b)| self.scatter_image(g_b, (h, w, c), (oh, ow), dst));
         }
         Ok(out)
     }

@@ -28,6 +28,7 @@ pub mod norm_corr;
 pub mod norm_corr_net;
 pub mod pair_config;
 pub mod pair_head;
+mod par;
 pub mod separable_block;
 pub mod two_channel;
 pub mod window;
