@@ -20,19 +20,10 @@ import pathlib
 
 import torch
 
+from pair_layers_torch import lcg  # the Rust tests' LCG, one copy
+
 torch.set_default_dtype(torch.float64)
 N, H, W, C_IN, C_OUT = 4, 9, 7, 3, 8
-
-
-def lcg(n, seed):
-    """The Rust tests' LCG: values in [-1, 1)."""
-    m = (1 << 64) - 1
-    s = (seed * 6364136223846793005 + 1442695040888963407) & m
-    out = []
-    for _ in range(n):
-        s = (s * 6364136223846793005 + 1442695040888963407) & m
-        out.append(((s >> 11) / float(1 << 53)) * 2.0 - 1.0)
-    return out
 
 
 def values(shape, seed, scale=1.0, shift=0.0):

@@ -21,6 +21,15 @@ fn values(doc: &Value, key: &str) -> Vec<f32> {
         .collect()
 }
 
+fn shape(doc: &Value, key: &str) -> Vec<usize> {
+    doc[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no array {key}"))
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect()
+}
+
 fn close(what: &str, got: &Tensor, want: &[f32]) {
     let got: Vec<f32> = got.flatten_all().unwrap().to_vec1().unwrap();
     assert_eq!(got.len(), want.len(), "{what}: length");
@@ -36,12 +45,7 @@ fn close(what: &str, got: &Tensor, want: &[f32]) {
 #[test]
 fn a_conv_block_trains_as_pytorchs_does() {
     let doc: Value = serde_json::from_str(include_str!("data/conv_block_torch.json")).unwrap();
-    let dims: Vec<usize> = doc["shape_nhwc"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
+    let dims = shape(&doc, "shape_nhwc");
     let (c_in, c_out) = (dims[3], doc["c_out"].as_u64().unwrap() as usize);
     let dev = Device::Cpu;
     let varmap = VarMap::new();
@@ -66,12 +70,7 @@ fn a_conv_block_trains_as_pytorchs_does() {
     )
     .unwrap();
     let y = block.forward_t(x.as_tensor(), true).unwrap();
-    let y_shape: Vec<usize> = doc["y_shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
+    let y_shape = shape(&doc, "y_shape");
     assert_eq!(y.dims(), y_shape.as_slice());
     close("output", &y, &values(&doc, "y"));
     let probe = Tensor::from_vec(values(&doc, "probe"), y.shape(), &dev).unwrap();
