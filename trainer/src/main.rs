@@ -3,6 +3,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod alloc;
 mod cli;
 
 /// Learn similarity on a host, judge it as biometrics is judged, and export it for the device.
@@ -34,8 +35,8 @@ enum Command {
     /// Judge a trained run on its held-out identities beside the baselines: JSON and Markdown
     /// report, ROC/DET curves, distance histograms, training curves and an embedding map.
     Eval(cli::eval::EvalArgs),
-    /// Training throughput of the reference face CNN (images/s), with a PyTorch peer's result
-    /// beside it (scripts/bench-train.sh runs both).
+    /// Training throughput of a recipe (images/s, ms per step by phase, peak RSS), with a PyTorch
+    /// peer's result beside it (scripts/bench-train.sh runs both).
     Bench(cli::bench::BenchArgs),
     /// Export a trained run to models/NAME/: model.onnx, model.int8.onnx, model.sgm and the model
     /// card (card.json, CARD.md) with f32 and int8 (engine) results beside the baselines.
@@ -45,6 +46,7 @@ enum Command {
 }
 
 fn main() -> Result<()> {
+    alloc::keep_freed_memory();
     let cli = Cli::parse();
     match cli.command {
         Command::Data(args) => cli::data::run(args, cli.verbose),

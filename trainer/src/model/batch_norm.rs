@@ -170,22 +170,46 @@ impl BatchNorm {
             };
         }
         let saved = Arc::new(Mutex::new(Saved::default()));
-        let op = BnTrain {
-            eps: self.eps,
-            then,
-            grid,
-            saved: saved.clone(),
-        };
+        let op = self.train_op(grid, then, saved.clone());
         let y = x
             .contiguous()?
             .apply_op3_arc(&self.weight, &self.bias, Arc::new(Box::new(op)))?;
+        self.update_running(&saved, bias_before, m)?;
+        Ok(y)
+    }
+
+    /// The training-mode op over rows `(M, C)` of the grid `grid`, followed by `then`; it leaves
+    /// the batch's moments (and the pooling's argmax) in `saved`.
+    pub(crate) fn train_op(
+        &self,
+        grid: (usize, usize, usize),
+        then: Then,
+        saved: Arc<Mutex<Saved>>,
+    ) -> BnTrain {
+        BnTrain {
+            eps: self.eps,
+            then,
+            grid,
+            saved,
+        }
+    }
+
+    /// Moves the running statistics toward the moments a training-mode op left in `saved` (nothing
+    /// if it left none), over `m` rows; `bias_before` as in [`Self::forward_rows_t`].
+    pub(crate) fn update_running(
+        &self,
+        saved: &Mutex<Saved>,
+        bias_before: Option<&Tensor>,
+        m: usize,
+    ) -> Result<()> {
         let moments = saved
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .moments
             .clone();
         if let Some(Moments { mean, var }) = moments {
-            let dev = x.device();
+            let dev = self.weight.device();
+            let c = mean.len();
             let to_t = |v: &[f64], k: f64| {
                 Tensor::from_vec(
                     v.iter().map(|x| (x * k) as f32).collect::<Vec<f32>>(),
@@ -204,7 +228,7 @@ impl BatchNorm {
             self.running_var
                 .set(&((self.running_var.as_detached_tensor() * (1.0 - mom))? + var)?)?;
         }
-        Ok(y)
+        Ok(())
     }
 }
 

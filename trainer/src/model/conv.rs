@@ -49,6 +49,15 @@ impl Conv2d {
     /// The product without the bias, as rows: `(N, H, W, C_in)` -> `(N * OH * OW, C_out)`, row-major
     /// over the output grid `(N, OH, OW)`, which is returned too.
     pub fn forward_rows(&self, x: &Tensor) -> Result<(Tensor, (usize, usize, usize))> {
+        let (wmat, grid) = self.weight_matrix(x)?;
+        let k = self.weight.dim(2)?;
+        Ok((conv_rows(x, &wmat, k, self.padding)?, grid))
+    }
+
+    /// The weight as the product's matrix `(C_out, K * K * C_in)` (PyTorch's weight permuted to
+    /// `(C_out, K, K, C_in)`), checked against the input `(N, H, W, C_in)`, with the output grid
+    /// `(N, OH, OW)`.
+    pub(crate) fn weight_matrix(&self, x: &Tensor) -> Result<(Tensor, (usize, usize, usize))> {
         let (n, h, w, c) = x.dims4()?;
         let (c_out, c_in, k, k2) = self.weight.dims4()?;
         if c != c_in || k != k2 {
@@ -70,7 +79,7 @@ impl Conv2d {
                 .permute((0, 2, 3, 1))?
                 .reshape((c_out, k * k * c_in))?
         };
-        Ok((conv_rows(x, &wmat, k, p)?, (n, oh, ow)))
+        Ok((wmat, (n, oh, ow)))
     }
 }
 

@@ -26,7 +26,7 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::im2col::{contiguous_f32, Im2Col};
-use super::par::min_len;
+use super::par::{min_len, par_filled};
 
 /// `dst (m, n) = lhs (m, k) x rhs (k, n)`, row-major `dst` (written, never read: it may be
 /// uninitialised), the operands given by their column and row strides; the `gemm` call candle's
@@ -244,7 +244,7 @@ impl CustomOp2 for ConvGradInput {
             // By image: its patch gradients (OH OW, k) = grad_b (OH OW, C_out) x wmat (C_out, k)
             // in a buffer each thread reuses, then col2im into the image's own pixels. The same
             // sums as the product over the whole batch followed by col2im.
-            let mut out = vec![0f32; n * h * w * c];
+            let mut out = par_filled(n * h * w * c, 0f32);
             let (per_in, per_g) = (h * w * c, oh * ow * c_out);
             if per_in > 0 && per_g > 0 {
                 out.par_chunks_mut(per_in)

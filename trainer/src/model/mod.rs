@@ -14,6 +14,7 @@ pub mod batch_norm;
 mod batch_norm_op;
 pub mod conv;
 pub mod conv_block;
+mod conv_bn_op;
 pub mod conv_op;
 pub mod cost;
 pub mod cross_input_net;
