@@ -25,10 +25,20 @@ cargo fuzz build
 for target in $(cargo fuzz list); do
     mkdir -p "$scratch/$target" "fuzz/corpus/$target"
     if [ "$target" = model_load ]; then
-        # Seeds made here, not committed: the shipped models' files and ONNX graphs.
+        # Seeds made here, not committed: the shipped models' files and ONNX graphs (model
+        # folders only: a pipeline folder has no model.sgm).
         for m in models/*/; do
+            [ -f "$m/model.sgm" ] || continue
             cp "$m/model.sgm" "$scratch/$target/$(basename "$m").sgm"
             cp "$m/model.onnx" "$scratch/$target/$(basename "$m").onnx"
+        done
+    fi
+    if [ "$target" = pipeline ]; then
+        # The shipped pipeline files, beside the committed seeds.
+        for m in models/*/; do
+            if [ -f "$m/pipeline.sgp" ]; then
+                cp "$m/pipeline.sgp" "$scratch/$target/$(basename "$m").sgp"
+            fi
         done
     fi
     echo "== fuzz target $target: ${seconds}s"

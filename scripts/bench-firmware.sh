@@ -10,10 +10,20 @@
 # faces without the data), and runs each under `-icount shift=0`, where QEMU's virtual clock
 # advances 1 ns per instruction, so the board's SysTick counts give instructions.
 #
+# `--flip-average`: the same model with flip averaging turned on (board-vectors --flip-average: a
+# version-3 file, two passes per embedding, the keep region in the arena), to measure what it
+# costs beside a run without.
+#
 # Needs: qemu-system-arm, arm-none-eabi-size (Debian: qemu-system-arm binutils-arm-none-eabi), the
 # thumbv7em-none-eabihf rustup target. Env: SIAMEDGE_BOARD_TARGET_DIR (default
 # <target dir>/qemu-mps2-an386), SIAMEDGE_DATA (the data cache).
 set -euo pipefail
+FLIP=()
+case "${1:-}" in
+  "") ;;
+  --flip-average) FLIP=(--flip-average) ;;
+  *) echo "usage: $0 [--flip-average]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 BOARD="$ROOT/firmware/boards/qemu-mps2-an386"
@@ -26,12 +36,19 @@ done
 
 echo "== inputs: model and test vectors" >&2
 MODEL="$ROOT/models/face-orl/model.sgm"
-if [ -f "$MODEL" ]; then
+if [ -f "$MODEL" ] && [ ${#FLIP[@]} -eq 0 ]; then
   MODEL_NAME="models/face-orl/model.sgm"
   cargo run --quiet -p siamedge-tests --bin board-vectors -- --model "$MODEL" --out "$WORK/vectors.bin" >&2
+elif [ -f "$MODEL" ]; then
+  MODEL_NAME="models/face-orl/model.sgm with flip averaging"
+  cargo run --quiet -p siamedge-tests --bin board-vectors -- --model "$MODEL" "${FLIP[@]}" \
+    --model-out "$WORK/model.sgm" --out "$WORK/vectors.bin" >&2
+  MODEL="$WORK/model.sgm"
 else
   MODEL_NAME="fixture encoder (reference CNN shape, untrained; models/face-orl/model.sgm not shipped yet)"
-  cargo run --quiet -p siamedge-tests --bin board-vectors -- --model-out "$WORK/model.sgm" --out "$WORK/vectors.bin" >&2
+  [ ${#FLIP[@]} -gt 0 ] && MODEL_NAME="$MODEL_NAME with flip averaging"
+  cargo run --quiet -p siamedge-tests --bin board-vectors -- --model-out "$WORK/model.sgm" "${FLIP[@]}" \
+    --out "$WORK/vectors.bin" >&2
   MODEL="$WORK/model.sgm"
 fi
 MODEL_BYTES=$(stat -c %s "$MODEL")

@@ -26,7 +26,7 @@ if ! rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf
   missing+=("the thumbv7em-none-eabihf target: rustup target add thumbv7em-none-eabihf")
 fi
 data="${SIAMEDGE_DATA:-$HOME/.cache/siamedge}"
-for ds in orl mnist fashion-mnist; do
+for ds in orl mnist fashion-mnist face-api; do
   if [[ ! -f "$data/$ds/manifest.json" ]]; then
     missing+=("the $ds data set in $data: cargo run -p siamedge-trainer --bin siamedge-train -- data fetch")
   fi

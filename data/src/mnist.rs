@@ -122,7 +122,7 @@ pub enum MnistError {
         /// The file looked for.
         path: PathBuf,
     },
-    /// [`Mnist::load`] asked for ORL.
+    /// [`Mnist::load`] asked for ORL or the face-api weights.
     #[error("{0} is not an MNIST-style data set")]
     NotMnist(DataSet),
 }
@@ -185,7 +185,7 @@ impl Mnist {
     pub fn load(cache: &DataCache, set: DataSet) -> Result<Self, MnistError> {
         match set {
             DataSet::Mnist | DataSet::FashionMnist => Mnist::load_dir(&cache.dataset_dir(set)),
-            DataSet::Orl => Err(MnistError::NotMnist(set)),
+            DataSet::Orl | DataSet::FaceApi => Err(MnistError::NotMnist(set)),
         }
     }
 

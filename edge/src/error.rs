@@ -108,9 +108,9 @@ pub enum EdgeError {
         /// Its first bytes (at most 16), lossily as text.
         start: String,
     },
-    /// A file of a model folder names another model than the folder's model file (or none):
-    /// the folder mixes two exports ([`ModelBundle`](crate::ModelBundle)).
-    #[error("{file} names model {found}, but {model} is model {expected}: the folder's files do not pair (re-export the folder, or re-pair it with `siamedge-train onnx --model MODEL.sgm --out model.int8.onnx --stamp model.onnx` and the card's model_id)")]
+    /// A file of a model folder names another model than the folder's model file or pipeline
+    /// file (or none): the folder mixes two exports ([`ModelBundle`](crate::ModelBundle)).
+    #[error("{file} names model {found}, but {model} is model {expected}: the folder's files do not pair ({fix})")]
     Pairing {
         /// The file that names another model (an ONNX graph or the card).
         file: PathBuf,
@@ -118,8 +118,42 @@ pub enum EdgeError {
         found: String,
         /// The model file's id, 32 hex digits.
         expected: String,
-        /// The model file.
+        /// The model file (or the pipeline file).
         model: PathBuf,
+        /// How to fix the folder, in words: re-export it, or re-pair its files (the command).
+        fix: &'static str,
+    },
+    /// A network file that a pipeline file names is not in its folder.
+    #[error("{file}: no such file; the pipeline {pipeline} runs it (write the whole folder with `siamedge-train face-api export --out {dir}`)")]
+    MissingNetwork {
+        /// The missing ONNX file (`landmarks.onnx` or `recognition.onnx` beside the pipeline).
+        file: PathBuf,
+        /// The pipeline file (`pipeline.sgp`).
+        pipeline: PathBuf,
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// A network file is not the one its pipeline file names (another SHA-256): the folder mixes
+    /// two exports, or the file was altered.
+    #[error("{file} has SHA-256 {found}, but the pipeline file of {dir} (pipeline.sgp) names {expected}: the folder's files do not pair (re-export it with `siamedge-train face-api export --out {dir}`)")]
+    NetworkMismatch {
+        /// The ONNX file.
+        file: PathBuf,
+        /// Its SHA-256, 64 hex digits.
+        found: String,
+        /// The SHA-256 the pipeline names, 64 hex digits.
+        expected: String,
+        /// The folder of the ONNX file and its pipeline file.
+        dir: PathBuf,
+    },
+    /// The face alignment refused an image: no usable landmarks (non-finite outputs, a refine box
+    /// empty inside the image, a degenerate transform) or a buffer of the wrong size.
+    #[error("image {path}: face alignment: {source}")]
+    Align {
+        /// The image file (or request body).
+        path: PathBuf,
+        /// What the alignment refused (which value or box, and its numbers).
+        source: siamedge_format::preprocess::PreprocessError,
     },
 }
 
@@ -131,4 +165,13 @@ impl From<WriteError> for EdgeError {
             source: e.source,
         }
     }
+}
+
+/// The bytes of the file at `path`; an error is [`EdgeError::Io`] "reading" naming the path.
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, EdgeError> {
+    std::fs::read(path).map_err(|source| EdgeError::Io {
+        action: "reading",
+        path: path.to_path_buf(),
+        source,
+    })
 }

@@ -24,11 +24,7 @@ impl GalleryFile {
     /// read, [`EdgeError::Format`] when its bytes are not a valid gallery file.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, EdgeError> {
         let path = path.into();
-        let bytes = std::fs::read(&path).map_err(|source| EdgeError::Io {
-            action: "reading",
-            path: path.clone(),
-            source,
-        })?;
+        let bytes = crate::error::read_file(&path)?;
         let gallery = Gallery::decode(&bytes).map_err(|source| EdgeError::Format {
             path: path.clone(),
             source,

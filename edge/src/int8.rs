@@ -34,11 +34,7 @@ pub struct Int8Encoder {
 impl Int8Encoder {
     /// Reads and checks the model file at `path`.
     pub fn load(path: &Path) -> Result<Self, EdgeError> {
-        let bytes = std::fs::read(path).map_err(|source| EdgeError::Io {
-            action: "reading",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = crate::error::read_file(path)?;
         Self::from_bytes(bytes, path)
     }
 

@@ -11,7 +11,9 @@
 //!   each area mean, `height * width` values for a `(1, 1, H, W)` NCHW input.
 //!
 //! When not: for colour models (`channels > 1`), which are refused with
-//! [`EdgeError::Unsupported`](crate::EdgeError::Unsupported).
+//! [`EdgeError::Unsupported`]. The ONNX pipeline ([`crate::pipeline`]) takes the decoded image
+//! itself, grey or RGB ([`load_rgb`], [`decode_rgb_limited`]: the same decoder and limits as the
+//! grey path), and aligns it.
 
 use std::path::Path;
 
@@ -47,11 +49,7 @@ const MAX_BYTES_PER_PIXEL: u64 = 8;
 /// Decodes the image at `path` (format from its content: PNG, JPEG, PGM/PPM) and converts it
 /// to grey; [`decode_gray`] on the file's bytes (at most [`MAX_PIXELS`] pixels).
 pub fn load_gray(path: &Path) -> Result<GrayImage, EdgeError> {
-    let bytes = std::fs::read(path).map_err(|source| EdgeError::Io {
-        action: "reading",
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = crate::error::read_file(path)?;
     decode_gray(&bytes, path)
 }
 
@@ -73,6 +71,77 @@ pub fn decode_gray_limited(
     name: &Path,
     max_pixels: u64,
 ) -> Result<GrayImage, EdgeError> {
+    let g = decode_limited(bytes, name, max_pixels)?.to_luma8();
+    Ok(GrayImage {
+        width: g.width() as usize,
+        height: g.height() as usize,
+        pixels: g.into_raw(),
+    })
+}
+
+/// A decoded colour image: `width * height * 3` bytes, RGB interleaved (HWC), row-major.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RgbImage {
+    /// Columns.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
+    /// Red, green, blue levels `0..=255` per pixel, row-major.
+    pub pixels: Vec<u8>,
+}
+
+impl RgbImage {
+    /// A view for the shared preprocessing (`siamedge_format::preprocess`), 3 channels; `name`
+    /// names the image in errors ([`EdgeError::Resize`] for a zero side or a wrong length).
+    pub fn view(&self, name: &Path) -> Result<ImageRef<'_>, EdgeError> {
+        ImageRef::new(self.width, self.height, 3, &self.pixels).map_err(|source| {
+            EdgeError::Resize {
+                path: name.to_path_buf(),
+                source,
+            }
+        })
+    }
+}
+
+impl GrayImage {
+    /// A view for the shared preprocessing (`siamedge_format::preprocess`), 1 channel; `name`
+    /// names the image in errors ([`EdgeError::Resize`] for a zero side or a wrong length).
+    pub fn view(&self, name: &Path) -> Result<ImageRef<'_>, EdgeError> {
+        ImageRef::grey(self.width, self.height, &self.pixels).map_err(|source| EdgeError::Resize {
+            path: name.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Decodes the image at `path` as RGB (grey images replicated to the three channels);
+/// [`decode_rgb_limited`] on the file's bytes with [`MAX_PIXELS`].
+pub fn load_rgb(path: &Path) -> Result<RgbImage, EdgeError> {
+    let bytes = crate::error::read_file(path)?;
+    decode_rgb_limited(&bytes, path, MAX_PIXELS)
+}
+
+/// [`decode_gray_limited`] keeping colour: the same formats, limits and errors, 8-bit RGB out
+/// (alpha dropped, 16-bit levels scaled to 8, grey replicated).
+pub fn decode_rgb_limited(
+    bytes: &[u8],
+    name: &Path,
+    max_pixels: u64,
+) -> Result<RgbImage, EdgeError> {
+    let c = decode_limited(bytes, name, max_pixels)?.to_rgb8();
+    Ok(RgbImage {
+        width: c.width() as usize,
+        height: c.height() as usize,
+        pixels: c.into_raw(),
+    })
+}
+
+/// The one decoder behind [`decode_gray_limited`] and [`decode_rgb_limited`] (see the former).
+fn decode_limited(
+    bytes: &[u8],
+    name: &Path,
+    max_pixels: u64,
+) -> Result<image::DynamicImage, EdgeError> {
     use image::ImageDecoder;
     let image_error = |source| EdgeError::Image {
         path: name.to_path_buf(),
@@ -111,7 +180,7 @@ pub fn decode_gray_limited(
             image::error::LimitError::from_kind(image::error::LimitErrorKind::InsufficientMemory),
         )));
     }
-    let img = image::DynamicImage::from_decoder(decoder).map_err(|e| match e {
+    image::DynamicImage::from_decoder(decoder).map_err(|e| match e {
         // The reader's own words ("failed to fill whole buffer") do not say what is wrong.
         image::ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             image_error(image::ImageError::IoError(std::io::Error::new(
@@ -120,12 +189,6 @@ pub fn decode_gray_limited(
             )))
         }
         e => image_error(e),
-    })?;
-    let g = img.to_luma8();
-    Ok(GrayImage {
-        width: g.width() as usize,
-        height: g.height() as usize,
-        pixels: g.into_raw(),
     })
 }
 

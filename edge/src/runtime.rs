@@ -10,11 +10,15 @@
 //! - [`Runtime::float`]: `model.onnx` (f32, as `siamedge-train export` writes it, or an
 //!   imported float network) on tract ([`OnnxEncoder`]: batch fixed to 1, optimized); its f32
 //!   embeddings are quantized with the model file's embedding scale for templates.
+//! - [`Runtime::pipeline`]: a pipeline file (`pipeline.sgp`) instead of a model file: two ONNX
+//!   networks around the face alignment on tract ([`PipelineEncoder`]); the pipeline file gives
+//!   the template scale, metric, thresholds and model id, so enrollment, verification and
+//!   identification work as with any model.
 //!
-//! When not: colour models, or graphs whose output is not `(N, D)`. The QDQ file
-//! (`model.int8.onnx`) is for peers (onnxruntime, onnx.checker); tract runs its convolutions in
-//! float, so the edge runs int8 on the engine instead (see `tests/tests/qdq_engine_parity.rs`
-//! for how far a peer's execution drifts).
+//! When not: colour model files (a pipeline takes colour), or graphs whose output is not `(N, D)`.
+//! The QDQ file (`model.int8.onnx`) is for peers (onnxruntime, onnx.checker); tract runs its
+//! convolutions in float, so the edge runs int8 on the engine instead (see
+//! `tests/tests/qdq_engine_parity.rs` for how far a peer's execution drifts).
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +31,11 @@ use tract_onnx::prelude::*;
 
 use crate::error::EdgeError;
 use crate::int8::Int8Encoder;
-use crate::preprocess::{load_gray, to_input, GrayImage, MAX_PIXELS};
+use crate::pipeline::PipelineEncoder;
+use crate::preprocess::{
+    decode_gray_limited, decode_rgb_limited, load_gray, load_rgb, to_input, GrayImage, RgbImage,
+    MAX_PIXELS,
+};
 
 pub mod onnx_check;
 
@@ -101,11 +109,7 @@ impl OnnxEncoder {
     /// Loads and optimizes the ONNX file at `path` (tract executes what the graph says: a QDQ
     /// graph's convolutions run in float).
     pub fn load(path: &Path) -> Result<Self, EdgeError> {
-        let bytes = std::fs::read(path).map_err(|source| EdgeError::Io {
-            action: "reading",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = crate::error::read_file(path)?;
         Self::from_bytes(&bytes, path)
     }
 
@@ -224,13 +228,19 @@ pub enum Encoder {
     Int8,
     /// A float ONNX on tract (boxed: a tract plan is large).
     Float(Box<OnnxEncoder>),
+    /// A pipeline file's two networks and the face alignment on tract (boxed).
+    Pipeline(Box<PipelineEncoder>),
 }
 
-/// An encoder with its model file: images in, embeddings and decisions out.
+/// An encoder with its model file (or pipeline file): images in, embeddings and decisions out.
 #[derive(Debug)]
 pub struct Runtime {
     encoder: Encoder,
-    model: Int8Encoder,
+    /// The model file on the engine; `None` for a pipeline.
+    model: Option<Int8Encoder>,
+    /// The model file or the pipeline file.
+    path: PathBuf,
+    id: ModelId,
     task: Task,
     embedding: EmbeddingSpec,
     decision: DecisionSpec,
@@ -244,6 +254,26 @@ impl Runtime {
     /// The int8 model file `model` (`model.sgm`) on the engine.
     pub fn int8(model: &Path) -> Result<Self, EdgeError> {
         Self::new(Encoder::Int8, Int8Encoder::load(model)?)
+    }
+
+    /// The pipeline file `pipeline` (`pipeline.sgp`) with the two ONNX files beside it on tract
+    /// ([`PipelineEncoder::load`]: each checked against the SHA-256 the pipeline names, and
+    /// against the shapes it needs). Templates carry the pipeline's id and are quantized with its
+    /// scale; decisions use its metric and operating points.
+    pub fn pipeline(pipeline: &Path) -> Result<Self, EdgeError> {
+        let enc = PipelineEncoder::load(pipeline)?;
+        let p = enc.pipeline();
+        Ok(Self {
+            path: pipeline.to_path_buf(),
+            id: p.id(),
+            task: p.task(),
+            embedding: *p.embedding(),
+            decision: p.decision().clone(),
+            metric: p.metric(),
+            diagonal: Vec::new(),
+            model: None,
+            encoder: Encoder::Pipeline(Box::new(enc)),
+        })
     }
 
     /// The float ONNX `onnx` on tract with its model file `model`, checked to agree: input size
@@ -302,7 +332,9 @@ impl Runtime {
         drop(m);
         Ok(Self {
             encoder,
-            model,
+            path: model.path().to_path_buf(),
+            id: model.id(),
+            model: Some(model),
             task,
             embedding,
             decision,
@@ -316,19 +348,21 @@ impl Runtime {
         &self.encoder
     }
 
-    /// The model file on the engine (also the int8 encoder of [`Runtime::int8`]).
-    pub fn model(&self) -> &Int8Encoder {
-        &self.model
+    /// The model file on the engine (also the int8 encoder of [`Runtime::int8`]); `None` for
+    /// [`Runtime::pipeline`], which has none.
+    pub fn model(&self) -> Option<&Int8Encoder> {
+        self.model.as_ref()
     }
 
-    /// The model file's path.
+    /// The file that names the model: the model file, or the pipeline file.
     pub fn model_path(&self) -> &Path {
-        self.model.path()
+        &self.path
     }
 
-    /// The model id every template of this runtime carries.
+    /// The model id every template of this runtime carries (the model file's or the
+    /// pipeline's).
     pub fn id(&self) -> ModelId {
-        self.model.id()
+        self.id
     }
 
     /// What the model recognizes.
@@ -336,9 +370,16 @@ impl Runtime {
         self.task
     }
 
-    /// The input spec (size, normalization, quantization).
-    pub fn input(&self) -> &InputSpec {
-        self.model.input()
+    /// The input spec (size, normalization, quantization) of the model file; `None` for a
+    /// pipeline, whose networks take the aligned face (NCHW RGB `0..=255`, 112x112 and 150x150).
+    pub fn input(&self) -> Option<&InputSpec> {
+        self.model.as_ref().map(Int8Encoder::input)
+    }
+
+    /// Whether images are decoded in colour for this runtime: a pipeline's networks take RGB
+    /// (a grey image works too, replicated to the three channels); the model files take grey.
+    pub fn colour(&self) -> bool {
+        matches!(self.encoder, Encoder::Pipeline(_))
     }
 
     /// The embedding spec (length, int8 scale, L2-normalized or not).
@@ -361,33 +402,49 @@ impl Runtime {
         }
     }
 
-    /// The model file's bytes.
+    /// The bytes of the file that names the model (the model file, or the pipeline file).
     pub fn model_bytes(&self) -> &[u8] {
-        self.model.bytes()
+        match (&self.encoder, &self.model) {
+            (Encoder::Pipeline(p), _) => p.bytes(),
+            (_, Some(m)) => m.bytes(),
+            (_, None) => &[],
+        }
+    }
+
+    /// The model file on the engine, or [`EdgeError::Unsupported`] naming the pipeline file
+    /// (unreachable: every runtime but a pipeline's has one).
+    fn int8_model(&self) -> Result<&Int8Encoder, EdgeError> {
+        self.model.as_ref().ok_or_else(|| EdgeError::Unsupported {
+            path: self.path.clone(),
+            what: "an int8 model file in a pipeline runtime".into(),
+        })
     }
 
     /// The template embedding of a decoded grey image: the engine's int8 output for
     /// [`Runtime::int8`], the f32 output quantized with the model's embedding scale for
-    /// [`Runtime::float`]. `path` names the image in errors.
+    /// [`Runtime::float`] and [`Runtime::pipeline`]. `path` names the image in errors.
     pub fn embed_gray(&self, img: &GrayImage, path: &Path) -> Result<Embedding, EdgeError> {
         match &self.encoder {
-            Encoder::Int8 => self.model.embed_image(img, path),
-            Encoder::Float(_) => self.quantize(&self.embed_gray_f32(img, path)?),
+            Encoder::Int8 => self.int8_model()?.embed_image(img, path),
+            Encoder::Float(_) | Encoder::Pipeline(_) => {
+                self.quantize(&self.embed_gray_f32(img, path)?)
+            }
         }
     }
 
-    /// The f32 embedding of a decoded grey image: the float graph's output, or the int8
-    /// embedding times its scale.
+    /// The f32 embedding of a decoded grey image: the float graph's or the pipeline's output, or
+    /// the int8 embedding times its scale.
     pub fn embed_gray_f32(&self, img: &GrayImage, path: &Path) -> Result<EmbeddingF32, EdgeError> {
         let values = match &self.encoder {
             Encoder::Int8 => {
-                let e = self.model.embed_image(img, path)?;
+                let e = self.int8_model()?.embed_image(img, path)?;
                 e.values()
                     .iter()
                     .map(|&v| f32::from(v) * e.scale())
                     .collect()
             }
-            Encoder::Float(enc) => enc.embed(&to_input(img, self.input(), path)?)?,
+            Encoder::Float(enc) => enc.embed(&to_input(img, self.int8_model()?.input(), path)?)?,
+            Encoder::Pipeline(enc) => enc.embed(img.view(path)?, path)?,
         };
         Ok(EmbeddingF32 {
             model: self.id(),
@@ -395,16 +452,77 @@ impl Runtime {
         })
     }
 
-    /// [`embed_gray`](Self::embed_gray) of the image file at `path` (PNG, JPEG, PGM).
+    /// The template embedding of a decoded colour image: a pipeline aligns and embeds it in
+    /// colour; the model files take its grey version (ITU-R 601 luma, as the decoder's grey
+    /// conversion). `path` names the image in errors.
+    pub fn embed_rgb(&self, img: &RgbImage, path: &Path) -> Result<Embedding, EdgeError> {
+        match &self.encoder {
+            Encoder::Pipeline(enc) => {
+                let values = enc.embed(img.view(path)?, path)?;
+                self.quantize(&EmbeddingF32 {
+                    model: self.id(),
+                    values,
+                })
+            }
+            Encoder::Int8 | Encoder::Float(_) => {
+                let grey = image::DynamicImage::ImageRgb8(
+                    image::RgbImage::from_raw(
+                        img.width as u32,
+                        img.height as u32,
+                        img.pixels.clone(),
+                    )
+                    .ok_or_else(|| EdgeError::Unsupported {
+                        path: path.to_path_buf(),
+                        what: format!(
+                            "an RGB image of {} bytes for {}x{} pixels",
+                            img.pixels.len(),
+                            img.width,
+                            img.height
+                        ),
+                    })?,
+                )
+                .to_luma8();
+                let grey = GrayImage {
+                    width: img.width,
+                    height: img.height,
+                    pixels: grey.into_raw(),
+                };
+                self.embed_gray(&grey, path)
+            }
+        }
+    }
+
+    /// The template embedding of the image file at `path` (PNG, JPEG, PGM/PPM), decoded in
+    /// colour for a pipeline ([`Runtime::colour`]) and in grey otherwise.
     pub fn embed_path(&self, path: &Path) -> Result<Embedding, EdgeError> {
-        self.embed_gray(&load_gray(path)?, path)
+        if self.colour() {
+            self.embed_rgb(&load_rgb(path)?, path)
+        } else {
+            self.embed_gray(&load_gray(path)?, path)
+        }
+    }
+
+    /// The template embedding of an encoded image (a request body): decoded with the pixel limit
+    /// `max_pixels` checked on its header ([`decode_gray_limited`], or [`decode_rgb_limited`] for
+    /// a pipeline), then embedded. `name` names the image in errors.
+    pub fn embed_encoded(
+        &self,
+        bytes: &[u8],
+        name: &Path,
+        max_pixels: u64,
+    ) -> Result<Embedding, EdgeError> {
+        if self.colour() {
+            self.embed_rgb(&decode_rgb_limited(bytes, name, max_pixels)?, name)
+        } else {
+            self.embed_gray(&decode_gray_limited(bytes, name, max_pixels)?, name)
+        }
     }
 
     /// `e` quantized for templates with the model's embedding scale.
     pub fn quantize(&self, e: &EmbeddingF32) -> Result<Embedding, EdgeError> {
         e.quantize(self.embedding.scale)
             .map_err(|source| EdgeError::Format {
-                path: self.model.path().to_path_buf(),
+                path: self.path.clone(),
                 source,
             })
     }

@@ -145,6 +145,7 @@ fn model(kind: &str) -> Result<ModelSpec, Box<dyn Error>> {
             dim: 64,
             scale: 1.0 / 128.0,
             l2_normalized: true,
+            flip_average: false,
         },
         metric: MetricSpec::Cosine,
         decision: DecisionSpec::new(

@@ -44,6 +44,11 @@
 //!   rounded (half away from zero) in exact integers; see [`kernels::l2norm`].
 //! - Every layer's output is then clamped to its activation range (a Reshape with an activation
 //!   clamps in place).
+//! - Flip averaging (a model whose `embedding.flip_average` is set): [`Engine::invoke`] runs the
+//!   network on the input and on its mirror image (columns reversed), averages the two int8
+//!   embeddings (`round((a + b) / 2)`, ties away from zero) and, for an L2-normalized model,
+//!   normalizes the average with the model's L2Normalize kernel; see [`kernels::flip`]. The input
+//!   and the first embedding are kept in the arena's first [`Model::flip_keep_bytes`] bytes.
 //!
 //! # Kernels
 //! The reference kernels ([`kernels`]) run everywhere and define the arithmetic; the faster
@@ -81,6 +86,7 @@ use siamedge_format::preprocess::PreprocessError;
 use siamedge_format::{Field, FileKind, FormatError, InputSpec, Model, MAX_LAYERS};
 
 use self::host::{Gemm, Isa, Placed};
+use self::kernels::flip::FlipAverage;
 use self::plan::{Op, Side, Step};
 
 /// Which kernels an [`Engine`] runs (each gives the reference kernels' bytes).
@@ -139,9 +145,15 @@ pub enum LayerKernel {
 ///
 /// The input tensor is `height x width x channels` int8 (NHWC, the model input's quantization);
 /// the output is the embedding, `model.embedding().dim` int8 values at scale
-/// `model.embedding().scale`, zero point 0.
+/// `model.embedding().scale`, zero point 0 (for a flip-average model, the integer average of
+/// two passes: [`kernels::flip`]).
 pub struct Engine<'m, 'a> {
     steps: heapless::Vec<Step<'m>, MAX_LAYERS>,
+    /// Flip averaging's rule, for a model that flip-averages.
+    flip: Option<FlipAverage>,
+    /// The arena's first [`Model::flip_keep_bytes`] bytes: the input, then the first pass's
+    /// embedding (empty without flip averaging).
+    keep: &'a mut [i8],
     /// The tensors (and the DSP kernels' scratch between them).
     arena: &'a mut [i8],
     /// The host region: every host layer's table and weights, then one panel at `panel`
@@ -158,6 +170,8 @@ impl core::fmt::Debug for Engine<'_, '_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Engine")
             .field("layers", &self.steps.len())
+            .field("flip", &self.flip)
+            .field("keep_bytes", &self.keep.len())
             .field("arena_bytes", &self.arena.len())
             .field("host_bytes", &self.host.len())
             .field("isa", &self.isa)
@@ -218,6 +232,9 @@ impl<'m, 'a> Engine<'m, 'a> {
     /// [`EngineError::IsaUnavailable`] for [`Kernels::Simd`] with an instruction set this CPU
     /// lacks.
     ///
+    /// A flip-average model keeps the buffer's first [`Model::flip_keep_bytes`] bytes; the
+    /// tensors and scratch use the rest.
+    ///
     /// With [`Kernels::Simd`], layers are given their host blocks in order while
     /// `needed_arena_bytes + blocks + largest panel + ALIGN` fits in `buffer`; the blocks are
     /// written here (the weights re-laid out once), at the end of the buffer.
@@ -233,6 +250,21 @@ impl<'m, 'a> Engine<'m, 'a> {
                 available: buffer.len(),
             });
         }
+        let flip = FlipAverage::prepare(model);
+        let keep_len = usize::try_from(model.flip_keep_bytes()).unwrap_or(usize::MAX);
+        let input_len = model.input().shape().elements() as usize;
+        let dim = usize::from(model.embedding().dim);
+        if flip.is_some() && keep_len < input_len + dim {
+            // The format's keep region holds both (cannot fail on a decoded model).
+            return Err(EngineError::Unsupported {
+                layer: 0,
+                kind: "model",
+                reason: "the flip-average keep region does not hold the input and the embedding",
+            });
+        }
+        // `needed` counts the keep region: the tensors need `needed - keep_len` of the rest.
+        let (keep, buffer) = buffer.split_at_mut(keep_len.min(needed));
+        let needed = needed - keep.len();
         let isa = match kernels {
             Kernels::Simd(isa) if !isa.available() => {
                 return Err(EngineError::IsaUnavailable { isa: isa.name() })
@@ -244,7 +276,6 @@ impl<'m, 'a> Engine<'m, 'a> {
         // Host region budget: what the buffer has beyond the tensors, less the alignment slack.
         let budget = buffer.len().saturating_sub(needed + host::ALIGN);
         let (mut blocks, mut panel) = (0usize, 0usize);
-        let input_len = model.input().shape().elements() as usize;
         let mut steps = heapless::Vec::new();
         let mut side = Side::Front;
         let layers = model.layers();
@@ -319,6 +350,8 @@ impl<'m, 'a> Engine<'m, 'a> {
         }
         Ok(Self {
             steps,
+            flip,
+            keep,
             arena,
             host,
             panel: blocks,
@@ -373,15 +406,25 @@ impl<'m, 'a> Engine<'m, 'a> {
         }
     }
 
-    /// Multiply-accumulates per inference over all layers (padding taps included).
+    /// Passes of the network per [`invoke`](Self::invoke): 2 for a flip-average model, else 1.
+    pub fn passes(&self) -> u64 {
+        if self.flip.is_some() {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Multiply-accumulates per inference ([`invoke`](Self::invoke)) over all layers (padding
+    /// taps included), both passes of a flip-average model.
     pub fn macs(&self) -> u64 {
-        self.steps.iter().map(|s| s.op.macs()).sum()
+        self.passes() * self.steps.iter().map(|s| s.op.macs()).sum::<u64>()
     }
 
     /// Multiply-accumulates of layer `index` per inference (0 past the last layer), as
     /// [`macs`](Self::macs) counts them: a layer fused into another keeps its own count.
     pub fn layer_macs(&self, index: usize) -> u64 {
-        self.steps.get(index).map_or(0, |s| s.op.macs())
+        self.passes() * self.steps.get(index).map_or(0, |s| s.op.macs())
     }
 
     /// The input tensor in the arena, to fill before [`invoke`](Self::invoke) (e.g. with
@@ -391,15 +434,53 @@ impl<'m, 'a> Engine<'m, 'a> {
         &mut self.arena[range(Side::Front, self.input_len, total)]
     }
 
-    /// Runs the model on the input tensor and returns the output (`output_len()` int8 values).
-    /// Allocation-free and infallible.
+    /// Runs the model on the input tensor and returns the output (`output_len()` int8 values):
+    /// the embedding, for a flip-average model the average of the input's and its mirror
+    /// image's ([`kernels::flip`]). Allocation-free and infallible.
     pub fn invoke(&mut self) -> &[i8] {
         self.invoke_profiled(|_| {})
     }
 
     /// [`invoke`](Self::invoke), calling `after_layer(i)` once layer `i` has run (for per-layer
-    /// timing on a board: read a cycle or instruction counter in the callback).
+    /// timing on a board: read a cycle or instruction counter in the callback); twice per layer,
+    /// once per pass, for a flip-average model (the mirror copy then counts in the second pass's
+    /// layer 0; the averaging after the last call).
     pub fn invoke_profiled(&mut self, mut after_layer: impl FnMut(usize)) -> &[i8] {
+        match self.flip {
+            Some(flip) => self.flip_passes(flip, &mut after_layer),
+            None => self.pass(&mut after_layer),
+        }
+        &self.arena[range(self.output, self.output_len, self.arena.len())]
+    }
+
+    /// Flip averaging's two passes ([`kernels::flip`]): keeps the input, runs the network, keeps
+    /// its embedding, writes the mirror image of the kept input as the input, runs the network
+    /// again, and combines the two embeddings into the output. Prepare checked that the keep
+    /// region holds the input and the embedding. Out of line, so that the plain path's code is
+    /// what it is without flip averaging.
+    #[inline(never)]
+    fn flip_passes(&mut self, flip: FlipAverage, after_layer: &mut impl FnMut(usize)) {
+        let out = range(self.output, self.output_len, self.arena.len());
+        let keep = core::mem::take(&mut self.keep);
+        let (saved, first) = keep.split_at_mut(self.input_len);
+        let first = &mut first[..self.output_len];
+        saved.copy_from_slice(&self.arena[..self.input_len]);
+        for pass in 0..2 {
+            if pass == 1 {
+                first.copy_from_slice(&self.arena[out.clone()]);
+                flip.mirror(saved, &mut self.arena[..self.input_len]);
+            }
+            self.pass(after_layer);
+        }
+        flip.combine(first, &mut self.arena[out]);
+        self.keep = keep;
+    }
+
+    /// One pass of the network over the input tensor, leaving its output in the arena. Inlined
+    /// into both callers: out of line, the reference kernels' loop ran 1.4 % more instructions
+    /// on the Cortex-M4 board.
+    #[inline(always)]
+    fn pass(&mut self, after_layer: &mut impl FnMut(usize)) {
         let total = self.arena.len();
         for (index, step) in self.steps.iter().enumerate() {
             match step.op {
@@ -423,7 +504,6 @@ impl<'m, 'a> Engine<'m, 'a> {
             }
             after_layer(index);
         }
-        &self.arena[range(self.output, self.output_len, total)]
     }
 
     /// Copies `input` (`input_len()` int8 values, NHWC) into the arena and runs the model.
@@ -733,6 +813,7 @@ pub fn doc_model() -> Result<Vec<u8>, siamedge_format::FormatError> {
             dim: 3,
             scale: 0.02,
             l2_normalized: false,
+            flip_average: false,
         },
         metric: MetricSpec::L2,
         decision: DecisionSpec::new(

@@ -487,6 +487,7 @@ mod tests {
                 dim: 4,
                 scale: L2_NORMALIZED_SCALE,
                 l2_normalized: true,
+                flip_average: false,
             },
             metric: MetricSpec::SquaredL2,
             decision: DecisionSpec::new(

@@ -25,6 +25,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "seed-every-kind",
         common::every_kind_spec()?.to_bytes()?,
     ));
+    // Flip averaging: a version-3 file, for the decoder and for the engine's two-pass run.
+    let mut flip = common::every_kind_spec()?;
+    flip.embedding.flip_average = true;
+    let flip = flip.to_bytes()?;
+    for target in ["model", "engine", "engine_host"] {
+        seeds.push((target, "seed-flip", flip.clone()));
+    }
 
     seeds.push((
         "embedding",
@@ -49,6 +56,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         common::sample_gallery(id)?.to_bytes()?,
     ));
     seeds.push(("gallery", "seed-empty", Gallery::new(id).to_bytes()?));
+
+    let pipeline = common::sample_pipeline_spec()?;
+    seeds.push(("pipeline", "seed-eyes", pipeline.to_bytes()?));
+    let mut cosine = pipeline;
+    cosine.align = siamedge_format::preprocess::align::AlignVariant::Dlib33Refine;
+    cosine.metric = siamedge_format::Metric::Cosine;
+    cosine.decision = siamedge_format::DecisionSpec::new(
+        &[siamedge_format::OperatingPoint {
+            far: 1e-4,
+            threshold: 0.1,
+        }],
+        0,
+        0.2,
+    )?;
+    seeds.push(("pipeline", "seed-dlib33-cosine", cosine.to_bytes()?));
 
     for (target, name, bytes) in seeds {
         let dir = root.join(target);

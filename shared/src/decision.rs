@@ -7,9 +7,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::embedding::EmbeddingRef;
 use crate::error::{Field, FormatError};
 use crate::kind::FileKind;
-use crate::metric::logistic_probability;
+use crate::metric::{logistic_probability, Metric};
+use crate::model_id::ModelId;
+use crate::template::Template;
+use crate::wire::Reader;
 
 /// Most operating points a model carries.
 pub const MAX_OPERATING_POINTS: usize = 8;
@@ -56,20 +60,29 @@ pub struct DecisionSpec {
     default_point: OperatingPoint,
 }
 
-const KIND: FileKind = FileKind::Model;
-
 impl DecisionSpec {
     /// Checks and keeps `points` (1 to [`MAX_OPERATING_POINTS`]; `far` in `(0, 1]`, `threshold`
     /// finite and `>= 0`), the index of the default point, and `margin` (finite, `>= 0`, in the
-    /// metric's units: the contrastive margin used in training).
+    /// metric's units: the contrastive margin used in training). Errors name the fields of a
+    /// model file's decision section.
     pub fn new(
+        points: &[OperatingPoint],
+        default: usize,
+        margin: f32,
+    ) -> Result<Self, FormatError> {
+        Self::new_in(FileKind::Model, points, default, margin)
+    }
+
+    /// [`DecisionSpec::new`] with errors naming the decision section of a `kind` file.
+    pub(crate) fn new_in(
+        kind: FileKind,
         points: &[OperatingPoint],
         default: usize,
         margin: f32,
     ) -> Result<Self, FormatError> {
         if !(margin.is_finite() && margin >= 0.0) {
             return Err(FormatError::Malformed {
-                at: Field::new(KIND, "decision.margin"),
+                at: Field::new(kind, "decision.margin"),
                 reason: "the score margin must be finite and >= 0",
             });
         }
@@ -77,18 +90,18 @@ impl DecisionSpec {
         for p in points {
             if !(p.far > 0.0 && p.far <= 1.0) {
                 return Err(FormatError::Malformed {
-                    at: Field::new(KIND, "decision.points.far"),
+                    at: Field::new(kind, "decision.points.far"),
                     reason: "a false-accept rate must be in (0, 1]",
                 });
             }
             if !(p.threshold.is_finite() && p.threshold >= 0.0) {
                 return Err(FormatError::Malformed {
-                    at: Field::new(KIND, "decision.points.threshold"),
+                    at: Field::new(kind, "decision.points.threshold"),
                     reason: "a threshold must be finite and >= 0",
                 });
             }
             kept.push(*p).map_err(|_| FormatError::OutOfRange {
-                at: Field::new(KIND, "decision.points"),
+                at: Field::new(kind, "decision.points"),
                 value: points.len() as i64,
                 min: 1,
                 max: MAX_OPERATING_POINTS as i64,
@@ -96,7 +109,7 @@ impl DecisionSpec {
         }
         let Some(&default_point) = kept.get(default) else {
             return Err(FormatError::OutOfRange {
-                at: Field::new(KIND, "decision.default"),
+                at: Field::new(kind, "decision.default"),
                 value: default as i64,
                 min: 0,
                 max: kept.len() as i64 - 1,
@@ -153,6 +166,62 @@ impl DecisionSpec {
     pub fn decide_at(&self, distance: f32, point: OperatingPoint) -> Decision {
         Decision::new(distance, point.threshold, self.margin)
     }
+
+    /// The verdict on `probe` against `template` under `metric` at the default point, for the
+    /// model or pipeline `id` (a template of another model: [`FormatError::ModelMismatch`]).
+    pub(crate) fn verify(
+        &self,
+        id: ModelId,
+        metric: &Metric<'_>,
+        template: &Template,
+        probe: EmbeddingRef<'_>,
+    ) -> Result<Decision, FormatError> {
+        if template.model() != id {
+            return Err(FormatError::ModelMismatch {
+                expected: id,
+                found: template.model(),
+            });
+        }
+        let distance = template.distance(probe, metric)?;
+        Ok(self.decide(distance))
+    }
+}
+
+/// Reads a decision section (`margin: f32`, `default: u8`, `points: count` then each
+/// `far: f32, threshold: f32`) of a `kind` file: the layout of the model file's section (see the
+/// crate README), shared by the pipeline file. Errors name the `decision.*` fields of `kind`.
+pub(crate) fn read_section(
+    r: &mut Reader<'_>,
+    kind: FileKind,
+) -> Result<DecisionSpec, FormatError> {
+    let margin: f32 = r.take("decision.margin")?;
+    let default: u8 = r.take("decision.default")?;
+    let count = r.take_count("decision.points", 1, MAX_OPERATING_POINTS)?;
+    let mut points = heapless::Vec::<OperatingPoint, MAX_OPERATING_POINTS>::new();
+    for _ in 0..count {
+        let p = r.take("decision.points")?;
+        points.push(p).map_err(|_| FormatError::CapacityExceeded {
+            what: "operating points",
+            capacity: MAX_OPERATING_POINTS,
+        })?;
+    }
+    DecisionSpec::new_in(kind, &points, usize::from(default), margin)
+}
+
+/// Writes `spec` as a decision section ([`read_section`]'s layout).
+#[cfg(feature = "alloc")]
+pub(crate) fn write_section<S: crate::wire::Sink>(
+    spec: &DecisionSpec,
+    sink: &mut S,
+) -> Result<(), FormatError> {
+    sink.put(&spec.margin())?;
+    // `DecisionSpec::new_in` keeps at most MAX_OPERATING_POINTS (8) points, so the index fits.
+    sink.put(&u8::try_from(spec.default_index()).unwrap_or(u8::MAX))?;
+    sink.put(&(spec.points().len() as u32))?;
+    for p in spec.points() {
+        sink.put(p)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! offset  size  field
-//! 0       4     magic             b"SGMD" model, b"SGEM" embedding, b"SGTP" template, b"SGGL" gallery
+//! 0       4     magic             b"SGMD" model, b"SGEM" embedding, b"SGTP" template, b"SGGL" gallery,
+//!                                 b"SGPL" pipeline
 //! 4       2     version           u16 little-endian, 1 ..= FileKind::version()
 //! 6       4     payload length    u32 little-endian, bytes
 //! 10      n     payload           postcard, layout per kind (see the crate README)
@@ -122,10 +123,21 @@ pub fn open(kind: FileKind, bytes: &[u8]) -> Result<Envelope<'_>, FormatError> {
     })
 }
 
-/// Writes the header and CRC around a payload already written at `buf[HEADER_LEN..][..payload_len]`
-/// and returns the whole file, `buf[..OVERHEAD + payload_len]`.
+/// Writes the header (at `kind.version()`) and CRC around a payload already written at
+/// `buf[HEADER_LEN..][..payload_len]` and returns the whole file, `buf[..OVERHEAD + payload_len]`.
 pub(crate) fn seal_in_place(
     kind: FileKind,
+    buf: &mut [u8],
+    payload_len: usize,
+) -> Result<&mut [u8], FormatError> {
+    seal_in_place_at(kind, kind.version(), buf, payload_len)
+}
+
+/// [`seal_in_place`] at format `version` (a model file is written at the lowest version that
+/// holds it).
+pub(crate) fn seal_in_place_at(
+    kind: FileKind,
+    version: u16,
     buf: &mut [u8],
     payload_len: usize,
 ) -> Result<&mut [u8], FormatError> {
@@ -145,7 +157,7 @@ pub(crate) fn seal_in_place(
     // fixed ranges below are in bounds.
     let (body, crc) = file.split_at_mut(HEADER_LEN + payload_len);
     body[..4].copy_from_slice(&kind.magic());
-    body[4..6].copy_from_slice(&kind.version().to_le_bytes());
+    body[4..6].copy_from_slice(&version.to_le_bytes());
     body[6..HEADER_LEN].copy_from_slice(&len.to_le_bytes());
     crc.copy_from_slice(&crc32(body).to_le_bytes());
     Ok(file)
@@ -191,15 +203,27 @@ pub(crate) fn encode_to_vec<P: Payload>(value: &P) -> Result<alloc::vec::Vec<u8>
     seal(P::KIND, &sink.into_bytes())
 }
 
-/// Wraps `payload` into a complete `kind` file (header, payload, CRC). The payload is not checked:
-/// use this to build files for tests and fuzzing, and the typed encoders otherwise.
+/// Wraps `payload` into a complete `kind` file (header at `kind.version()`, payload, CRC). The
+/// payload is not checked: use this to build files for tests and fuzzing, and the typed encoders
+/// otherwise.
 #[cfg(feature = "alloc")]
 pub fn seal(kind: FileKind, payload: &[u8]) -> Result<alloc::vec::Vec<u8>, FormatError> {
+    seal_at(kind, kind.version(), payload)
+}
+
+/// [`seal`] at format `version`, which is not checked (a version outside `1..=kind.version()`
+/// makes a file that [`open`] refuses).
+#[cfg(feature = "alloc")]
+pub fn seal_at(
+    kind: FileKind,
+    version: u16,
+    payload: &[u8],
+) -> Result<alloc::vec::Vec<u8>, FormatError> {
     let mut file = alloc::vec![0u8; payload.len().saturating_add(OVERHEAD)];
     if let Some(dst) = file.get_mut(HEADER_LEN..HEADER_LEN + payload.len()) {
         dst.copy_from_slice(payload);
     }
-    let len = seal_in_place(kind, &mut file, payload.len())?.len();
+    let len = seal_in_place_at(kind, version, &mut file, payload.len())?.len();
     file.truncate(len);
     Ok(file)
 }

@@ -133,8 +133,8 @@ pub enum FormatError {
         /// What is wrong, in words.
         reason: &'static str,
     },
-    /// The model id stored in a model file is not the hash of its body: the file was altered
-    /// after it was written, or written by a broken encoder.
+    /// The model id stored in a model or pipeline file is not the hash of its body: the file was
+    /// altered after it was written, or written by a broken encoder.
     BadModelId {
         /// The id stored in the file.
         stored: ModelId,
@@ -209,7 +209,7 @@ impl fmt::Display for FormatError {
             Self::Malformed { at, reason } => write!(f, "{at}: {reason}"),
             Self::BadModelId { stored, computed } => write!(
                 f,
-                "model file names itself {stored} but its body hashes to {computed}"
+                "the file names itself model {stored} but its body hashes to {computed}"
             ),
             Self::ModelMismatch { expected, found } => write!(
                 f,

@@ -15,15 +15,19 @@ pub enum FileKind {
     Template,
     /// Many templates of one model (`Gallery`, needs the `alloc` feature).
     Gallery,
+    /// A model made of float ONNX networks around the face alignment: the networks' SHA-256, the
+    /// alignment, the embedding, metric and decision specs ([`crate::pipeline::Pipeline`]).
+    Pipeline,
 }
 
 impl FileKind {
     /// Every kind, in magic order.
-    pub const ALL: [FileKind; 4] = [
+    pub const ALL: [FileKind; 5] = [
         FileKind::Model,
         FileKind::Embedding,
         FileKind::Template,
         FileKind::Gallery,
+        FileKind::Pipeline,
     ];
 
     /// The four bytes a file of this kind starts with.
@@ -33,15 +37,18 @@ impl FileKind {
             FileKind::Embedding => *b"SGEM",
             FileKind::Template => *b"SGTP",
             FileKind::Gallery => *b"SGGL",
+            FileKind::Pipeline => *b"SGPL",
         }
     }
 
-    /// The format version this crate writes, and the newest it reads. Models are at 2 (the id
-    /// leaves the operating points out, see [`crate::model_id`]); the other kinds at 1.
+    /// The newest format version this crate reads and writes. Models are at 3 (version 2: the id
+    /// leaves the operating points out, see [`crate::model_id`]; version 3: flip averaging, see
+    /// [`crate::EmbeddingSpec::flip_average`]), and a model file is written at the lowest version
+    /// that holds it (2 without flip averaging); the other kinds are at 1.
     pub const fn version(self) -> u16 {
         match self {
-            FileKind::Model => 2,
-            FileKind::Embedding | FileKind::Template | FileKind::Gallery => 1,
+            FileKind::Model => 3,
+            FileKind::Embedding | FileKind::Template | FileKind::Gallery | FileKind::Pipeline => 1,
         }
     }
 
@@ -50,13 +57,14 @@ impl FileKind {
         FileKind::ALL.into_iter().find(|k| k.magic() == magic)
     }
 
-    /// Lowercase name: `"model"`, `"embedding"`, `"template"`, `"gallery"`.
+    /// Lowercase name: `"model"`, `"embedding"`, `"template"`, `"gallery"`, `"pipeline"`.
     pub const fn name(self) -> &'static str {
         match self {
             FileKind::Model => "model",
             FileKind::Embedding => "embedding",
             FileKind::Template => "template",
             FileKind::Gallery => "gallery",
+            FileKind::Pipeline => "pipeline",
         }
     }
 
@@ -67,6 +75,7 @@ impl FileKind {
             FileKind::Embedding => "value",
             FileKind::Template => "embedding",
             FileKind::Gallery => "template",
+            FileKind::Pipeline => "network",
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! - Files, each in the same [`envelope`] (magic, version, length, postcard payload, CRC-32):
 //!   the int8 [`Model`] the firmware runs (decoded zero-copy from flash), [`Embedding`]s,
-//!   enrolled [`Template`]s and, with `alloc`, `Gallery`s of templates.
+//!   enrolled [`Template`]s and, with `alloc`, `Gallery`s of templates; the [`Pipeline`] that
+//!   makes two float ONNX networks around the face alignment a model for hosts.
 //! - Comparing: [`metric`] (distances over f32 and exact integer sums over int8, the match
 //!   probability) and [`decision`] (thresholds at chosen false-accept rates).
 //! - Building, on hosts (`alloc`): `ModelSpec` writes model files; [`quantize_multiplier`] is
@@ -13,7 +14,7 @@
 //!   trainer, the edge runtime and the firmware share.
 //!
 //! Everything works without an allocator (`--no-default-features`), except `Gallery`,
-//! `ModelSpec`, `EmbeddingF32`, `preprocess::resize_area` and the `to_bytes` encoders. Decoders
+//! `ModelSpec`, `PipelineSpec`, `EmbeddingF32`, `preprocess::resize_area` and the `to_bytes` encoders. Decoders
 //! take untrusted bytes: they return a [`FormatError`] naming the file kind, the field and the
 //! values, and never panic (a fuzz target per decoder checks it). The wire layouts and the compatibility rule are in the
 //! crate README.
@@ -42,6 +43,7 @@ pub mod le;
 pub mod metric;
 pub mod model;
 pub mod model_id;
+pub mod pipeline;
 pub mod preprocess;
 pub mod quantize;
 #[cfg(feature = "seal")]
@@ -68,5 +70,8 @@ pub use model::{
 #[cfg(feature = "alloc")]
 pub use model::{LayerSpec, MetricSpec, ModelSpec};
 pub use model_id::ModelId;
+pub use pipeline::Pipeline;
+#[cfg(feature = "alloc")]
+pub use pipeline::PipelineSpec;
 pub use quantize::{multiplier_to_real, quantize_multiplier};
 pub use template::{Template, MAX_LABEL_LEN, MAX_TEMPLATE_EMBEDDINGS, MAX_TEMPLATE_VALUES};

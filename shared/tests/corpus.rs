@@ -8,7 +8,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use siamedge_format::{Embedding, FileKind, FormatError, Gallery, Model, Template};
+use siamedge_format::{Embedding, FileKind, FormatError, Gallery, Model, Pipeline, Template};
 
 fn decode(kind: FileKind, bytes: &[u8]) -> Result<(), FormatError> {
     match kind {
@@ -16,6 +16,7 @@ fn decode(kind: FileKind, bytes: &[u8]) -> Result<(), FormatError> {
         FileKind::Embedding => Embedding::decode(bytes).map(drop),
         FileKind::Template => Template::decode(bytes).map(drop),
         FileKind::Gallery => Gallery::decode(bytes).map(drop),
+        FileKind::Pipeline => Pipeline::decode(bytes).map(drop),
     }
 }
 
@@ -32,7 +33,7 @@ fn replay_fuzz_corpus() -> Result<(), Box<dyn std::error::Error>> {
             // The same bytes with a fresh envelope, as the fuzz targets also decode them.
             if bytes.len() >= 14 {
                 let payload = common::payload(&bytes);
-                let body = if kind == FileKind::Model {
+                let body = if matches!(kind, FileKind::Model | FileKind::Pipeline) {
                     payload.get(16..).unwrap_or_default()
                 } else {
                     payload

@@ -6,7 +6,8 @@ mod common;
 
 use proptest::prelude::*;
 use siamedge_format::{
-    envelope, Embedding, FileKind, FormatError, Gallery, Model, ModelId, ModelSpec, Template,
+    envelope, Embedding, FileKind, FormatError, Gallery, Model, ModelId, ModelSpec, Pipeline,
+    PipelineSpec, Template,
 };
 
 /// Decodes `bytes` as `kind`; on success checks that the value encodes and decodes back equal.
@@ -46,6 +47,15 @@ fn check(kind: FileKind, bytes: &[u8]) -> Result<bool, TestCaseError> {
                 return Ok(true);
             }
         }
+        FileKind::Pipeline => {
+            if let Ok(p) = Pipeline::decode(bytes) {
+                let again = PipelineSpec::from_pipeline(&p).to_bytes();
+                prop_assert_eq!(again.as_deref().ok(), Some(bytes));
+                let back = again.and_then(|b| Pipeline::decode(&b));
+                prop_assert_eq!(back, Ok(p));
+                return Ok(true);
+            }
+        }
     }
     Ok(false)
 }
@@ -63,6 +73,10 @@ fn valid_files() -> Result<Vec<(FileKind, Vec<u8>)>, FormatError> {
         (
             FileKind::Gallery,
             common::sample_gallery(ModelId([1; 16]))?.to_bytes()?,
+        ),
+        (
+            FileKind::Pipeline,
+            common::sample_pipeline_spec()?.to_bytes()?,
         ),
     ])
 }
@@ -116,7 +130,7 @@ proptest! {
     }
 
     #[test]
-    fn mutated_files(which in 0usize..4, edits in edits(), reseal in any::<bool>()) {
+    fn mutated_files(which in 0usize..5, edits in edits(), reseal in any::<bool>()) {
         let files = valid_files().unwrap_or_default();
         let Some((kind, file)) = files.get(which % files.len().max(1)).cloned() else {
             return Ok(());
@@ -124,7 +138,7 @@ proptest! {
         prop_assert!(check(kind, &file)?);
         let mut bytes = if reseal {
             let p = common::payload(&file);
-            if kind == FileKind::Model { p[16..].to_vec() } else { p.to_vec() }
+            if matches!(kind, FileKind::Model | FileKind::Pipeline) { p[16..].to_vec() } else { p.to_vec() }
         } else {
             file
         };

@@ -1,11 +1,12 @@
-//! Every rejection path of the envelope, embeddings, templates and galleries, with the exact
-//! error a caller sees.
+//! Every rejection path of the envelope, embeddings, templates and galleries (and the envelope
+//! of pipelines, whose fields `shared/src/pipeline/tests.rs` covers), with the exact error a
+//! caller sees.
 
 mod common;
 
 use siamedge_format::{
     Embedding, EmbeddingRef, Field, FileKind, FormatError, Gallery, Metric, Model, ModelId,
-    Template, MAX_EMBEDDING_DIM,
+    Pipeline, Template, MAX_EMBEDDING_DIM,
 };
 
 use common::{payload, reseal};
@@ -23,6 +24,10 @@ fn files() -> Result<Vec<(FileKind, Vec<u8>)>, FormatError> {
         ),
         (FileKind::Template, common::sample_template(A)?.to_bytes()?),
         (FileKind::Gallery, common::sample_gallery(A)?.to_bytes()?),
+        (
+            FileKind::Pipeline,
+            common::sample_pipeline_spec()?.to_bytes()?,
+        ),
     ])
 }
 
@@ -32,13 +37,15 @@ fn decode(kind: FileKind, bytes: &[u8]) -> Result<(), FormatError> {
         FileKind::Embedding => Embedding::decode(bytes).map(drop),
         FileKind::Template => Template::decode(bytes).map(drop),
         FileKind::Gallery => Gallery::decode(bytes).map(drop),
+        FileKind::Pipeline => Pipeline::decode(bytes).map(drop),
     }
 }
 
-/// The body of a model payload (after the id), or the whole payload of the other kinds.
+/// The body of a model or pipeline payload (after the id), or the whole payload of the other
+/// kinds.
 fn body(kind: FileKind, file: &[u8]) -> Vec<u8> {
     let p = payload(file);
-    if kind == FileKind::Model {
+    if matches!(kind, FileKind::Model | FileKind::Pipeline) {
         p[16..].to_vec()
     } else {
         p.to_vec()

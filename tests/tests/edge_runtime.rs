@@ -47,9 +47,10 @@ fn images_to_decisions(spec: siamedge_format::ModelSpec) {
     assert!(matches!(rt.encoder(), Encoder::Int8));
     assert_eq!(rt.id(), model.id());
     // The edge runs the host kernels where the CPU has them.
-    if let Kernels::Simd(isa) = rt.model().kernels() {
+    let enc = rt.model().expect("an int8 runtime has its model file");
+    if let Kernels::Simd(isa) = enc.kernels() {
         let mut arena = Vec::new();
-        let engine = rt.model().engine(&mut arena).unwrap();
+        let engine = enc.engine(&mut arena).unwrap();
         assert!(engine.simd_layers() > 0);
         assert!((0..model.layers().len()).any(|i| engine.layer_kernel(i) == LayerKernel::Simd(isa)));
     }

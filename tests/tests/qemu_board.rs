@@ -62,6 +62,11 @@ fn qemu_available() -> bool {
 
 /// The shipped face model if there is one, else the fixture; ORL faces if fetched.
 fn inputs() -> BoardInputs {
+    inputs_with(false)
+}
+
+/// [`inputs`], with flip averaging turned on in the model when `flip`.
+fn inputs_with(flip: bool) -> BoardInputs {
     let shipped = std::fs::read(repo().join("models/face-orl/model.sgm")).ok();
     let (h, w) = match &shipped {
         Some(bytes) => {
@@ -82,7 +87,7 @@ fn inputs() -> BoardInputs {
             (faces::synthetic(h, w), Scenario::SYNTHETIC)
         }
     };
-    board::board_inputs(shipped.as_deref(), &faces, scenario, 7).expect("board inputs")
+    board::board_inputs_with(shipped.as_deref(), &faces, scenario, 7, flip).expect("board inputs")
 }
 
 fn target_dir() -> PathBuf {
@@ -269,6 +274,19 @@ fn the_dsp_kernels_reproduce_the_host_under_qemu() {
         return;
     }
     check_board(&inputs(), "dsp", "dsp");
+}
+
+/// A flip-average model (the same model with `embedding.flip_average`, a version-3 file): the
+/// board runs both passes and the integer average, and gives the host's bytes and decisions with
+/// the reference and the DSP kernels.
+#[test]
+fn a_flip_average_model_reproduces_the_host_under_qemu() {
+    if !qemu_available() {
+        return;
+    }
+    let inputs = inputs_with(true);
+    check_board(&inputs, "", "reference");
+    check_board(&inputs, "dsp", "dsp");
 }
 
 #[test]

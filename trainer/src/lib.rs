@@ -11,6 +11,7 @@ pub mod baseline;
 pub mod data;
 pub mod eval;
 pub mod export;
+pub mod faceapi;
 pub mod loss;
 pub mod model;
 pub mod plot;

@@ -43,6 +43,10 @@ enum Command {
     Export(Box<cli::export::ExportArgs>),
     /// Write the QDQ ONNX graph (model.int8.onnx) of an int8 model file, without its run.
     Onnx(cli::onnx::OnnxArgs),
+    /// The pretrained face-api.js pipeline (landmarks, alignment, descriptor; fetched with `data
+    /// fetch face-api`): judged on ORL, exported to ONNX for the edge.
+    #[command(name = "face-api")]
+    FaceApi(cli::faceapi::FaceApiArgs),
 }
 
 fn main() -> Result<()> {
@@ -58,5 +62,6 @@ fn main() -> Result<()> {
         Command::Bench(args) => cli::bench::run(args, cli.verbose),
         Command::Export(args) => cli::export::run(*args, cli.verbose),
         Command::Onnx(args) => cli::onnx::run(args, cli.verbose),
+        Command::FaceApi(args) => cli::faceapi::run(args, cli.verbose),
     }
 }

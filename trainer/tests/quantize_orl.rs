@@ -312,6 +312,7 @@ fn thresholds_and_validation_eval_use_the_validation_identities() {
         task: None,
         cache: Some(cache.root().to_path_buf()),
         limit: None,
+        flip_average: false,
     };
     let (_, report) = quantize_run(&args, |_, _| {}).unwrap();
     assert_eq!(report.thresholds_from, THRESHOLDS_FROM_VALIDATION);

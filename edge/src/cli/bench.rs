@@ -10,20 +10,29 @@
 //! - 1:N search: probe latency (median) over galleries of random templates of the model's
 //!   embedding size, exact top-5 with the model's metric.
 //!
+//! - A pipeline folder (`pipeline.sgp`): the landmark and recognition networks on tract one
+//!   image at a time, the alignment's geometry alone (landmark outputs replayed), and the whole
+//!   pipeline, image to template (two landmark passes for the refining variants, the chip, the
+//!   recognition network, quantization), each as the median of a few runs and images/s over at
+//!   least 2 s of one-at-a-time runs; then the 1:N search.
+//!
 //! `scripts/bench-edge.sh` reads `--json` and puts onnxruntime beside the embedding rows;
 //! `scripts/bench-identify.sh` puts numpy and faiss beside the search. A benchmark: the numbers
 //! depend on the machine and its load, and nothing fails on them.
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
+use siamedge_edge::bundle::{FolderKind, ModelBundle};
 use siamedge_edge::index::GalleryIndex;
 use siamedge_edge::preprocess::{to_input, to_int8, GrayImage};
-use siamedge_edge::{Int8Encoder, OnnxEncoder, Runtime};
+use siamedge_edge::{Encoder, Int8Encoder, OnnxEncoder, PipelineEncoder, Runtime};
 use siamedge_engine::host::Isa;
 use siamedge_engine::Kernels;
+use siamedge_format::pipeline::Network;
+use siamedge_format::preprocess::align::{align_face, CHIP_LEN, LANDMARK_INPUT_LEN};
 use siamedge_format::{Embedding, Template};
 
 use super::{print, Common};
@@ -56,9 +65,14 @@ fn image(k: usize) -> GrayImage {
     }
 }
 
-/// The median of `runs` timings of `f`, after a warm-up.
-fn median(runs: usize, mut f: impl FnMut()) -> Duration {
-    for _ in 0..runs.min(20) {
+/// The median of `runs` timings of `f`, after a warm-up of `runs.min(20)` runs.
+fn median(runs: usize, f: impl FnMut()) -> Duration {
+    median_after(runs.min(20), runs, f)
+}
+
+/// The median of `runs` timings of `f`, after `warm_up` untimed runs.
+fn median_after(warm_up: usize, runs: usize, mut f: impl FnMut()) -> Duration {
+    for _ in 0..warm_up {
         f();
     }
     let mut t: Vec<Duration> = (0..runs)
@@ -196,8 +210,13 @@ fn search_row(rt: &Runtime, n: usize) -> Result<SearchRow> {
 
 pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
     let bundle = common.bundle()?;
+    if bundle.kind() == FolderKind::Pipeline {
+        return run_pipeline(common, args, &bundle);
+    }
     let rt = bundle.runtime_int8()?;
-    let enc = rt.model();
+    let enc = rt
+        .model()
+        .context("an int8 runtime has its model file on the engine")?;
     let path = std::path::Path::new("test-pattern");
     let images: Vec<GrayImage> = (0..BATCH).map(image).collect();
     let int8: Vec<Vec<i8>> = images
@@ -262,21 +281,174 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
                 r.runtime, r.batch1_ms, r.batch32_images_per_s
             ));
         }
-        if !search.is_empty() {
-            s.push_str(&format!(
-                "\n\n{:<40} {:>12} {:>18} {:>10}",
-                "1:N exact top-5 (random templates)", "probe ms", "probes/s", "B/templ."
-            ));
-            for r in &search {
-                s.push_str(&format!(
-                    "\n{:<40} {:>12.3} {:>18.0} {:>10.1}",
-                    format!("{} templates", r.templates),
-                    r.probe_ms,
-                    r.probes_per_s,
-                    r.bytes_per_template
-                ));
-            }
-        }
+        s.push_str(&search_table(&search, 40, 18));
         s
     })
+}
+
+#[derive(Serialize)]
+struct PipelineRow {
+    step: String,
+    batch1_ms: f64,
+    images_per_s: f64,
+}
+
+/// A row for `f` (one image per call): the median of `runs` after one warm-up, and images/s over
+/// at least 2 s.
+fn pipeline_row(step: String, runs: usize, mut f: impl FnMut()) -> PipelineRow {
+    let t = median_after(1, runs, &mut f);
+    let start = Instant::now();
+    let mut n = 0;
+    while start.elapsed() < Duration::from_secs(2) || n < 3 {
+        f();
+        n += 1;
+    }
+    PipelineRow {
+        step,
+        batch1_ms: t.as_secs_f64() * 1e3,
+        images_per_s: n as f64 / start.elapsed().as_secs_f64(),
+    }
+}
+
+/// `bench` on a pipeline folder (see the module docs).
+fn run_pipeline(common: &Common, args: &BenchArgs, bundle: &ModelBundle) -> Result<()> {
+    let rt = bundle.runtime_pipeline()?;
+    let Encoder::Pipeline(enc) = rt.encoder() else {
+        anyhow::bail!("{}: not a pipeline runtime", bundle.dir().display());
+    };
+    let enc: &PipelineEncoder = enc;
+    let name = std::path::Path::new("test-pattern");
+    let img = image(0);
+    let view = img.view(name)?;
+    // The whole pipeline once: it must accept the test pattern before anything is timed.
+    let (chip, _) = enc.chip(view, name)?;
+    let mut scratch = vec![0.0; LANDMARK_INPUT_LEN];
+    let mut replay = Vec::new();
+    let mut out = vec![0.0; CHIP_LEN];
+    align_face(
+        view,
+        rt_align(enc),
+        &mut scratch,
+        &mut |x: &[f32]| {
+            let raw = enc.landmarks_raw(x)?;
+            replay.push(raw);
+            Ok::<_, siamedge_edge::EdgeError>(raw)
+        },
+        &mut out,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let passes = replay.len();
+    let landmark_input: Vec<f32> = scratch.clone();
+    let mut sink = 0f32;
+    let mut rows = Vec::new();
+    for network in Network::ALL {
+        let net = enc.network(network);
+        let (c, h, w) = net.input_shape();
+        let x: Vec<f32> = match network {
+            Network::Landmarks => landmark_input.clone(),
+            Network::Recognition => chip.clone(),
+        };
+        debug_assert_eq!(x.len(), c * h * w);
+        rows.push(pipeline_row(
+            format!("{}, tract ({h}x{w})", network.file_name()),
+            5,
+            || sink += net.embed(&x).map(|e| e[0]).unwrap_or(0.0),
+        ));
+    }
+    rows.push(pipeline_row(
+        format!("alignment geometry ({passes} passes, no network)"),
+        20,
+        || {
+            let mut k = 0;
+            let r = align_face(
+                view,
+                rt_align(enc),
+                &mut scratch,
+                &mut |_: &[f32]| {
+                    k += 1;
+                    Ok::<_, ()>(replay[(k - 1) % replay.len()])
+                },
+                &mut out,
+            );
+            sink += r.map(|a| a.points[0][0] as f32).unwrap_or(0.0);
+        },
+    ));
+    rows.push(pipeline_row(
+        format!("whole pipeline, image -> template ({})", rt_align(enc)),
+        5,
+        || {
+            sink += rt
+                .embed_gray(&img, name)
+                .map(|e| f32::from(e.values()[0]))
+                .unwrap_or(0.0);
+        },
+    ));
+    std::hint::black_box(sink);
+    let mut search = Vec::new();
+    for &n in args.gallery_sizes.iter().filter(|&&n| n > 0) {
+        search.push(search_row(&rt, n)?);
+    }
+
+    #[derive(Serialize)]
+    struct Report<'a> {
+        model: String,
+        pipeline: bool,
+        threads: usize,
+        embed: &'a [PipelineRow],
+        search: &'a [SearchRow],
+    }
+    let report = Report {
+        model: rt.id().to_string(),
+        pipeline: true,
+        threads: 1,
+        embed: &rows,
+        search: &search,
+    };
+    print(common.json, &report, || {
+        let mut s = format!(
+            "{} (pipeline {}): a {}x{} grey test pattern, one thread\n{:<52} {:>12} {:>10}",
+            bundle.dir().display(),
+            rt.id(),
+            img.width,
+            img.height,
+            "step",
+            "batch 1 ms",
+            "images/s"
+        );
+        for r in &rows {
+            s.push_str(&format!(
+                "\n{:<52} {:>12.1} {:>10.2}",
+                r.step, r.batch1_ms, r.images_per_s
+            ));
+        }
+        s.push_str(&search_table(&search, 52, 10));
+        s
+    })
+}
+
+/// The pipeline's alignment variant.
+fn rt_align(enc: &PipelineEncoder) -> siamedge_format::preprocess::align::AlignVariant {
+    enc.pipeline().align()
+}
+
+/// The 1:N search rows as text (empty without rows), the first column `name` characters wide and
+/// the rate column `rate` wide, to line up with the embedding table above it.
+fn search_table(search: &[SearchRow], name: usize, rate: usize) -> String {
+    if search.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "\n\n{:<name$} {:>12} {:>rate$} {:>10}",
+        "1:N exact top-5 (random templates)", "probe ms", "probes/s", "B/templ."
+    );
+    for r in search {
+        s.push_str(&format!(
+            "\n{:<name$} {:>12.3} {:>rate$.0} {:>10.1}",
+            format!("{} templates", r.templates),
+            r.probe_ms,
+            r.probes_per_s,
+            r.bytes_per_template
+        ));
+    }
+    s
 }

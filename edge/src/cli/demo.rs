@@ -11,6 +11,10 @@
 //!    and identify it (1:N over the store);
 //! 4. print attempts, accepted and rejected, FAR and FRR at the operating point, the rank-1 rate
 //!    and the time per verification (embedding + store read + comparison) and identification.
+//!
+//! With the pretrained pipeline (`--model models/face-aligned`, its ONNX files built by
+//! `siamedge-train face-api export --onnx-only --out models/face-aligned`) the same, on the fold
+//! whose training people chose its alignment variant and thresholds (its card's `data.protocol`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -20,6 +24,7 @@ use clap::Args;
 use serde::Serialize;
 use siamedge_data::cache::{DataCache, DataSet};
 use siamedge_data::orl::{fold_people, OrlFaces};
+use siamedge_edge::bundle::FolderKind;
 use siamedge_edge::preprocess::GrayImage;
 use siamedge_edge::store::{Put, SqliteStore, StoreKey, TemplateStore};
 use siamedge_format::Template;
@@ -108,11 +113,7 @@ struct Report {
 pub fn run(common: &Common, args: &DemoArgs) -> Result<()> {
     let start = Instant::now();
     let bundle = common.bundle()?;
-    let rt = if common.float {
-        bundle.runtime_float()?
-    } else {
-        bundle.runtime_int8()?
-    };
+    let rt = bundle.runtime(common.float)?;
     let card_path = bundle.dir().join("card.json");
     let card = bundle
         .card()
@@ -126,12 +127,23 @@ pub fn run(common: &Common, args: &DemoArgs) -> Result<()> {
     let faces = OrlFaces::load(&cache)?;
     let people = fold_people(fold)?;
     let names: Vec<String> = people.clone().map(|p| format!("s{}", p + 1)).collect();
-    let never_saw = format!(
-        "The model never saw these {} people: ORL fold {fold}'s test people {} (it was trained on the other {}).",
-        names.len(),
-        names.join(" "),
-        faces.people - names.len()
-    );
+    let pipeline = bundle.kind() == FolderKind::Pipeline;
+    let others = faces.people - names.len();
+    let never_saw = if pipeline {
+        format!(
+            "The thresholds never saw these {} people: ORL fold {fold}'s test people {} (they were \
+             chosen on the other {others}; the pretrained networks never trained on ORL).",
+            names.len(),
+            names.join(" "),
+        )
+    } else {
+        format!(
+            "The model never saw these {} people: ORL fold {fold}'s test people {} (it was trained \
+             on the other {others}).",
+            names.len(),
+            names.join(" "),
+        )
+    };
 
     // A fresh store, encrypted under a random key (shown only when the store is kept).
     let tmp = tempfile::tempdir().context("creating a temporary folder for the demo store")?;
@@ -281,7 +293,11 @@ pub fn run(common: &Common, args: &DemoArgs) -> Result<()> {
             r.impostor.accepted,
             r.impostor.rejected,
             model = r.model,
-            encoder = if common.float { "float ONNX on tract" } else { "int8 on the engine" },
+            encoder = match (bundle.kind(), common.float) {
+                (FolderKind::Pipeline, _) => "pipeline: landmarks, alignment and recognition, float ONNX on tract",
+                (FolderKind::Model, true) => "float ONNX on tract",
+                (FolderKind::Model, false) => "int8 on the engine",
+            },
             fold = fold,
             people = r.held_out_people.join(" "),
             e = r.enroll_images_per_person,

@@ -1,20 +1,23 @@
-//! `siamedge inspect PATH`: what a model folder or file, a store, a gallery file or a template
-//! file holds, read without changing it (a store's templates are not decrypted).
+//! `siamedge inspect PATH`: what a model folder or file, a pipeline folder or file, a store, a
+//! gallery file or a template file holds, read without changing it (a store's templates are not
+//! decrypted).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
-use siamedge_edge::bundle::ModelBundle;
+use siamedge_edge::bundle::{FolderKind, ModelBundle};
 use siamedge_edge::store::{Protection, SqliteStore};
-use siamedge_format::{FileKind, Gallery, Metric, Model, Template};
+use siamedge_format::pipeline::Network;
+use siamedge_format::{FileKind, Gallery, Metric, Model, Pipeline, Template};
 
 use super::{points_text, print, Common};
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// A model folder, a model file (.sgm), a store (SQLite), a gallery (.sgg) or a template file.
+    /// A model folder, a model file (.sgm), a pipeline file (.sgp), a store (SQLite), a gallery
+    /// (.sgg) or a template file.
     pub path: PathBuf,
 }
 
@@ -31,10 +34,12 @@ pub fn run(common: &Common, args: &InspectArgs) -> Result<()> {
         } else {
             match siamedge_format::envelope::identify(&bytes) {
                 Some(FileKind::Model) => model(path, &bytes)?,
+                Some(FileKind::Pipeline) => pipeline(path, &bytes)?,
                 Some(FileKind::Gallery) => gallery(path, &bytes)?,
                 Some(FileKind::Template) => template(path, &bytes)?,
                 Some(kind) => bail!(
-                    "{}: a {} file; inspect reads models, stores, galleries and templates",
+                    "{}: a {} file; inspect reads models, pipelines, stores, galleries and \
+                     templates",
                     path.display(),
                     kind.name()
                 ),
@@ -99,19 +104,75 @@ fn model(path: &Path, bytes: &[u8]) -> Result<(Value, String)> {
     Ok((model_json(&m), model_text(path, &m)))
 }
 
+fn pipeline_json(p: &Pipeline) -> Value {
+    json!({
+        "kind": "pipeline",
+        "model_id": p.id().to_string(),
+        "task": format!("{:?}", p.task()),
+        "align": p.align().name(),
+        "networks": Network::ALL.iter().map(|n| json!({
+            "file": n.file_name(),
+            "sha256": hex::encode(p.sha256(*n)),
+        })).collect::<Vec<_>>(),
+        "embedding": { "dim": p.embedding().dim, "scale": p.embedding().scale },
+        "metric": metric_name(&p.metric()),
+        "operating_points": p.decision().points().iter().map(|pt| json!({"far": pt.far, "threshold": pt.threshold})).collect::<Vec<_>>(),
+        "default_point": p.decision().default_index(),
+    })
+}
+
+fn pipeline_text(path: &Path, p: &Pipeline) -> String {
+    let networks = Network::ALL
+        .iter()
+        .map(|n| format!("{} (SHA-256 {})", n.file_name(), hex::encode(p.sha256(*n))))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{}: pipeline {} ({:?}): {} -> face alignment {} -> {}\n  embedding {} int8 values (scale {}), metric {}\n  operating points (FAR -> threshold): {} (default {})",
+        path.display(),
+        p.id(),
+        p.task(),
+        Network::Landmarks.file_name(),
+        p.align(),
+        Network::Recognition.file_name(),
+        p.embedding().dim,
+        p.embedding().scale,
+        metric_name(&p.metric()),
+        points_text(p.decision()),
+        p.decision().default_index(),
+    ) + &format!("\n  networks: {networks}")
+}
+
+fn pipeline(path: &Path, bytes: &[u8]) -> Result<(Value, String)> {
+    let p = Pipeline::decode(bytes).with_context(|| format!("{}", path.display()))?;
+    Ok((pipeline_json(&p), pipeline_text(path, &p)))
+}
+
 fn folder(dir: &Path) -> Result<(Value, String)> {
     let bundle = ModelBundle::open(dir)?;
     let bytes = std::fs::read(bundle.model_path())
         .with_context(|| format!("reading {}", bundle.model_path().display()))?;
-    let m = Model::decode(&bytes).with_context(|| format!("{}", bundle.model_path().display()))?;
-    let mut value = model_json(&m);
-    value["kind"] = json!("model folder");
+    let what = format!("{}", bundle.model_path().display());
+    let (mut value, text) = match bundle.kind() {
+        FolderKind::Model => {
+            let m = Model::decode(&bytes).with_context(|| what.clone())?;
+            (model_json(&m), model_text(bundle.model_path(), &m))
+        }
+        FolderKind::Pipeline => {
+            let p = Pipeline::decode(&bytes).with_context(|| what.clone())?;
+            (pipeline_json(&p), pipeline_text(bundle.model_path(), &p))
+        }
+    };
+    value["kind"] = json!(match bundle.kind() {
+        FolderKind::Model => "model folder",
+        FolderKind::Pipeline => "pipeline folder",
+    });
     value["folder"] = json!(dir);
     value["paired"] = json!(bundle.paired_files());
     let text = format!(
         "{}\n  paired (all name model {}): {}",
-        model_text(bundle.model_path(), &m),
-        m.id(),
+        text,
+        bundle.id(),
         bundle
             .paired_files()
             .iter()

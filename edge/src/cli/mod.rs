@@ -40,7 +40,9 @@ pub struct Cli {
 #[derive(Args, Debug)]
 pub struct Common {
     /// Model folder (as `siamedge-train export` writes it): model.sgm, and model.onnx,
-    /// model.int8.onnx and card.json, which must all name the same model.
+    /// model.int8.onnx and card.json, which must all name the same model. Or a pipeline folder
+    /// (as `siamedge-train face-api export` writes it): pipeline.sgp, landmarks.onnx,
+    /// recognition.onnx and card.json.
     #[arg(
         long,
         global = true,
@@ -48,10 +50,12 @@ pub struct Common {
         default_value = "models/face-orl"
     )]
     pub model: PathBuf,
-    /// A model file (.sgm) to use instead of the folder's model.sgm (it must pair with the folder).
+    /// A model file (.sgm) to use instead of the folder's model.sgm (it must pair with the folder;
+    /// not for pipeline folders).
     #[arg(long, global = true)]
     pub sgm: Option<PathBuf>,
-    /// Run the float graph model.onnx on tract instead of the int8 model file on the engine.
+    /// Run the float graph model.onnx on tract instead of the int8 model file on the engine (a
+    /// pipeline folder always runs its float networks on tract).
     #[arg(long, global = true)]
     pub float: bool,
     /// Print one JSON document instead of text.
@@ -83,7 +87,7 @@ pub enum Command {
     /// Manage the enrolled subjects of a store: list, remove, export, import, rekey.
     #[command(subcommand)]
     Gallery(gallery::GalleryCommand),
-    /// Describe a model folder or file, a store, a gallery file or a template file.
+    /// Describe a model or pipeline folder or file, a store, a gallery file or a template file.
     Inspect(inspect::InspectArgs),
     /// Embedding latency and throughput of this model on this machine, and 1:N search speed.
     Bench(bench::BenchArgs),
@@ -96,19 +100,27 @@ impl Common {
     pub fn bundle(&self) -> Result<ModelBundle> {
         let bundle = match &self.sgm {
             None => ModelBundle::open(&self.model),
-            Some(sgm) => ModelBundle::with_model_file(&self.model, sgm),
+            Some(sgm) => {
+                let pipeline = self.model.join(siamedge_format::pipeline::PIPELINE_FILE);
+                if pipeline.exists() {
+                    bail!(
+                        "--sgm {}: {} is a pipeline folder ({} exists); --sgm replaces the \
+                         model.sgm of a model folder",
+                        sgm.display(),
+                        self.model.display(),
+                        pipeline.display()
+                    );
+                }
+                ModelBundle::with_model_file(&self.model, sgm)
+            }
         };
         Ok(bundle?)
     }
 
-    /// The runtime: the int8 model file on the engine, or `model.onnx` on tract with `--float`.
+    /// The runtime: the int8 model file on the engine, or `model.onnx` on tract with `--float`;
+    /// a pipeline folder's networks on tract.
     pub fn runtime(&self) -> Result<Runtime> {
-        let bundle = self.bundle()?;
-        Ok(if self.float {
-            bundle.runtime_float()?
-        } else {
-            bundle.runtime_int8()?
-        })
+        Ok(self.bundle()?.runtime(self.float)?)
     }
 
     /// The store key: `None` with `--insecure-plaintext`; else `--key-file` or `$SIAMEDGE_KEY`.

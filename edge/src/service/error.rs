@@ -106,11 +106,13 @@ impl ApiError {
 
     /// The status for an error decoding or encoding the image named `what` (e.g. `images[1]`,
     /// which the error's message names): `422` for the image's own fault (not an image, corrupt,
-    /// over the pixel limit, too small to resize), `500` for the model's.
+    /// over the pixel limit, too small to resize, no face the alignment can use), `500` for the
+    /// model's.
     pub fn from_image(what: &str, e: EdgeError) -> Self {
         match e {
             e @ (EdgeError::Image { .. }
             | EdgeError::Resize { .. }
+            | EdgeError::Align { .. }
             | EdgeError::NotAnImage { .. }
             | EdgeError::TooManyPixels { .. }) => Self::unprocessable(e.to_string()),
             e => Self::internal(format!("encoding {what}: {e}")),

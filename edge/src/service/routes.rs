@@ -29,7 +29,7 @@ use super::api::*;
 use super::auth::require_token;
 use super::body::limit_body;
 use super::error::ApiError;
-use super::image::{decode_base64, decode_gray};
+use super::image::decode_base64;
 use super::queue::Full;
 use super::state::{Shared, State as AppState};
 use crate::store::Put;
@@ -124,13 +124,14 @@ async fn on_pool<T: Send + 'static>(
     }
 }
 
-/// Decodes and embeds the base64 image `what` (blocking).
+/// Decodes and embeds the base64 image `what` (blocking): grey for a model file, RGB for a
+/// pipeline ([`crate::Runtime::embed_encoded`]: the pixel limit is checked on the header before
+/// any pixel is decoded).
 fn embed(state: &AppState, what: &str, text: &str) -> Result<Embedding, ApiError> {
     let bytes = decode_base64(what, text)?;
-    let img = decode_gray(what, &bytes, state.config.max_pixels)?;
     state
         .runtime
-        .embed_gray(&img, Path::new(what))
+        .embed_encoded(&bytes, Path::new(what), state.config.max_pixels)
         .map_err(|e| ApiError::from_image(what, e))
 }
 

@@ -49,7 +49,8 @@ pub fn scratch_bytes(op: &Op<'_>) -> usize {
     }
 }
 
-/// Arena bytes that give every layer of `model` the scratch of its packed kernel, and at least
+/// Arena bytes that give every layer of `model` the scratch of its packed kernel (after a
+/// flip-average model's keep region, [`Model::flip_keep_bytes`]), and at least
 /// [`needed_arena_bytes`](super::needed_arena_bytes). Layers that fail to prepare count as
 /// needing no scratch (the engine reports their error).
 pub fn arena_bytes(model: &Model<'_>) -> usize {
@@ -63,5 +64,8 @@ pub fn arena_bytes(model: &Model<'_>) -> usize {
         })
         .max()
         .unwrap_or(0);
-    with_scratch.max(super::needed_arena_bytes(model))
+    let keep = usize::try_from(model.flip_keep_bytes()).unwrap_or(usize::MAX);
+    with_scratch
+        .saturating_add(keep)
+        .max(super::needed_arena_bytes(model))
 }

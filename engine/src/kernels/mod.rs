@@ -10,6 +10,7 @@
 pub mod conv2d;
 pub mod dense;
 pub mod depthwise;
+pub mod flip;
 pub mod l2norm;
 pub mod pool;
 pub mod requant;

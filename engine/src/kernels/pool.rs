@@ -26,9 +26,10 @@ pub fn rounded_average(sum: i64, count: i64) -> i64 {
 }
 
 /// [`rounded_average`] in i32 arithmetic (one hardware division on Cortex-M), for `count` up to
-/// `2^16` cells (then `|sum| <= 2^23` and nothing overflows).
+/// `2^16` cells (then `|sum| <= 2^23` and nothing overflows); also the flip average's rounding
+/// ([`super::flip`]).
 #[inline(always)]
-fn rounded_average_small(sum: i32, count: i32) -> i32 {
+pub fn rounded_average_small(sum: i32, count: i32) -> i32 {
     if sum > 0 {
         (sum + count / 2) / count
     } else {

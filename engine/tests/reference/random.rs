@@ -201,6 +201,7 @@ pub fn random_model(seed: u64, l2: bool) -> ModelSpec {
         dim: dim as u16,
         scale: q_emb.scale,
         l2_normalized: false,
+        flip_average: false,
     };
     if l2 {
         layers.push(LayerSpec::l2_normalize(Shape::new(1, 1, dim as u16), q_emb));

@@ -6,6 +6,9 @@
 //!   `decision.points`): the id names the weights and the graph (task, input, embedding, metric,
 //!   arena, layers), and operating points are data beside it. Recalibrating thresholds keeps the
 //!   id, so enrolled templates and the ONNX files of the same weights stay paired with the file.
+//! - Version 3: the rule of version 2; its body has one more byte before the decision section,
+//!   `embedding.flip_average`, which the id names (a flip-average model's embeddings are not the
+//!   plain model's).
 //!
 //! [`body_id`] is the one implementation of the rule: the decoder, the writer (`ModelSpec`) and
 //! the test and fuzz helpers that reseal model files all call it. It reads only the field
@@ -23,10 +26,11 @@ use crate::wire::Reader;
 const KIND: FileKind = FileKind::Model;
 
 /// Byte range `start..end` of the decision section within a model `body` (the payload after the
-/// id). Reads the fields before it and the section itself without checking their values; a body
-/// that ends early or holds an unknown tag is [`FormatError::Malformed`] naming the field, and a
-/// point count outside `1..=MAX_OPERATING_POINTS` is [`FormatError::OutOfRange`].
-pub(crate) fn decision_span(body: &[u8]) -> Result<(usize, usize), FormatError> {
+/// id) of format `version`. Reads the fields before it and the section itself without checking
+/// their values; a body that ends early or holds an unknown tag is [`FormatError::Malformed`]
+/// naming the field, and a point count outside `1..=MAX_OPERATING_POINTS` is
+/// [`FormatError::OutOfRange`].
+pub(crate) fn decision_span(version: u16, body: &[u8]) -> Result<(usize, usize), FormatError> {
     let mut r = Reader::new(KIND, body);
     let _: Task = r.take("task")?;
     let _: u16 = r.take("input.width")?;
@@ -35,7 +39,7 @@ pub(crate) fn decision_span(body: &[u8]) -> Result<(usize, usize), FormatError> 
     let _: &[u8] = r.take("input.mean")?;
     let _: &[u8] = r.take("input.std")?;
     let _: Quant = r.take("input.quant")?;
-    let _: super::EmbeddingSpec = r.take("embedding")?;
+    let _ = super::read_embedding(&mut r, version)?;
     let _: MetricWire<'_> = r.take("metric")?;
     let start = body.len() - r.rest().len();
     let _: f32 = r.take("decision.margin")?;
@@ -50,14 +54,14 @@ pub(crate) fn decision_span(body: &[u8]) -> Result<(usize, usize), FormatError> 
 
 /// The id of a model file of format `version` whose body (payload after the id) is `body`:
 /// the first 16 bytes of SHA-256 over the whole body (version 1), or over the body with the
-/// decision section left out (version 2). Errors: [`FormatError::UnsupportedVersion`] for a
-/// version this crate does not read; for version 2, the errors of a body whose fields up to the
-/// end of the decision section cannot be read (see the module docs).
+/// decision section left out (versions 2 and 3). Errors: [`FormatError::UnsupportedVersion`] for
+/// a version this crate does not read; for versions 2 and 3, the errors of a body whose fields up
+/// to the end of the decision section cannot be read (see the module docs).
 pub fn body_id(version: u16, body: &[u8]) -> Result<ModelId, FormatError> {
     match version {
         1 => Ok(ModelId::digest(body)),
-        2 => {
-            let (start, end) = decision_span(body)?;
+        2 | 3 => {
+            let (start, end) = decision_span(version, body)?;
             let before = body.get(..start).unwrap_or_default();
             let after = body.get(end..).unwrap_or_default();
             Ok(ModelId::digest_parts(&[before, after]))

@@ -11,16 +11,24 @@
 //! The model id is verified on every decode (SHA-256 over the body: about 20 to 50 cycles per
 //! byte on a Cortex-M4, so under 0.1 s for a 200 KiB model at 168 MHz). A file whose id does not
 //! match its body is rejected with [`FormatError::BadModelId`], so templates can trust the id.
-//! Which bytes the id covers depends on the format version ([`body_id`]): version 2 (written
-//! today) leaves the decision section out, so thresholds change without changing the id;
-//! version 1 files (whole body hashed) still decode.
+//! Which bytes the id covers depends on the format version ([`body_id`]): versions 2 and 3 leave
+//! the decision section out, so thresholds change without changing the id; version 1 files
+//! (whole body hashed) still decode.
+//!
+//! Versions: 1 and 2 differ in the id rule only; version 3 adds one field,
+//! `embedding.flip_average` ([`EmbeddingSpec::flip_average`]), after `embedding.l2_normalized`.
+//! A version 1 or 2 file decodes with flip averaging off. [`ModelSpec`] writes the lowest version
+//! that holds the model: 2 without flip averaging (the bytes and the id every earlier writer gave
+//! the same model), 3 with it, which a version-2 reader refuses
+//! ([`FormatError::UnsupportedVersion`]) instead of running it without the mirrored pass.
 //!
 //! Hosts build model files with `ModelSpec` (feature `alloc`), which computes multipliers, the
 //! id and the CRC, and checks its own output with [`Model::decode`].
 //!
 //! Payload layout (postcard; see the crate README for the full table):
-//! `id: [u8; 16]`, then the body: `task`, `input`, `embedding`, `metric`, `decision`,
-//! `arena_bytes: u32`, `layers: varint count` then each [`Layer`].
+//! `id: [u8; 16]`, then the body: `task`, `input`, `embedding` (version 3: with
+//! `flip_average: bool` last), `metric`, `decision`, `arena_bytes: u32`, `layers: varint count`
+//! then each [`Layer`].
 
 mod id;
 mod layer;
@@ -57,6 +65,8 @@ pub const MAX_DIM: u16 = 4096;
 pub const MAX_TENSOR_ELEMENTS: u64 = 1 << 24;
 /// Most input channels (gray, RGB, RGBA).
 pub const MAX_INPUT_CHANNELS: usize = 4;
+/// The first model format version with `embedding.flip_average` on the wire.
+pub const FLIP_AVERAGE_VERSION: u16 = 3;
 
 const KIND: FileKind = FileKind::Model;
 
@@ -101,8 +111,10 @@ impl InputSpec {
 }
 
 /// The embedding the model outputs: the last layer's `(1, 1, dim)` int8 output, symmetric
-/// (zero point 0). Wire: `dim: u16`, `scale: f32`, `l2_normalized: bool`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// (zero point 0), or with `flip_average` the integer average of two such outputs, of the same
+/// quantization. Wire: `dim: u16`, `scale: f32`, `l2_normalized: bool`, then from version 3
+/// ([`FLIP_AVERAGE_VERSION`]) `flip_average: bool`.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EmbeddingSpec {
     /// Elements, `1..=MAX_EMBEDDING_DIM`.
     pub dim: u16,
@@ -110,6 +122,30 @@ pub struct EmbeddingSpec {
     pub scale: f32,
     /// Whether the last layer is `L2Normalize` (then `scale` is `1/128`).
     pub l2_normalized: bool,
+    /// Flip averaging: the embedding is the network's output on the input and on its mirror
+    /// image (columns reversed), averaged in integers and L2-normalized again when
+    /// `l2_normalized` (the rule is `siamedge_engine::kernels::flip`'s; every `Engine::invoke`
+    /// applies it). Two inferences per embedding and [`Model::flip_keep_bytes`] more arena. Off
+    /// in a model file of version 1 or 2.
+    pub flip_average: bool,
+}
+
+/// [`EmbeddingSpec`]'s fields of every version (`flip_average` follows from version 3 on).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct EmbeddingWire {
+    dim: u16,
+    scale: f32,
+    l2_normalized: bool,
+}
+
+impl From<&EmbeddingSpec> for EmbeddingWire {
+    fn from(e: &EmbeddingSpec) -> Self {
+        Self {
+            dim: e.dim,
+            scale: e.scale,
+            l2_normalized: e.l2_normalized,
+        }
+    }
 }
 
 /// A decoded, validated model borrowing from its file bytes.
@@ -201,6 +237,26 @@ fn read_input(r: &mut Reader<'_>) -> Result<InputSpec, FormatError> {
     })
 }
 
+/// The embedding section of a `version` file: the fields of every version, then
+/// `flip_average` from [`FLIP_AVERAGE_VERSION`] on (off in older files).
+pub(crate) fn read_embedding(
+    r: &mut Reader<'_>,
+    version: u16,
+) -> Result<EmbeddingSpec, FormatError> {
+    let w: EmbeddingWire = r.take("embedding")?;
+    let flip_average = if version >= FLIP_AVERAGE_VERSION {
+        r.take("embedding.flip_average")?
+    } else {
+        false
+    };
+    Ok(EmbeddingSpec {
+        dim: w.dim,
+        scale: w.scale,
+        l2_normalized: w.l2_normalized,
+        flip_average,
+    })
+}
+
 fn read_decision(r: &mut Reader<'_>) -> Result<DecisionSpec, FormatError> {
     let margin: f32 = r.take("decision.margin")?;
     let default: u8 = r.take("decision.default")?;
@@ -245,7 +301,7 @@ impl<'a> Model<'a> {
         let task = r.take("task")?;
         let input = read_input(&mut r)?;
         validate::check_input(&input)?;
-        let embedding: EmbeddingSpec = r.take("embedding")?;
+        let embedding = read_embedding(&mut r, env.version)?;
         validate::check_embedding_spec(&embedding)?;
         let metric = match r.take::<MetricWire<'a>>("metric")? {
             MetricWire::SquaredL2 => Metric::SquaredL2,
@@ -299,7 +355,8 @@ impl<'a> Model<'a> {
         self.id
     }
 
-    /// The file's format version, `1..=FileKind::Model.version()` (which id rule it uses).
+    /// The file's format version, `1..=FileKind::Model.version()` (which id rule it uses, and
+    /// whether it can hold flip averaging).
     pub fn version(&self) -> u16 {
         self.version
     }
@@ -336,9 +393,18 @@ impl<'a> Model<'a> {
     }
 
     /// The arena rule checked at decode: the largest `input + output` activation size of any
-    /// layer (bytes), since a layer reads one buffer while writing the other.
+    /// layer (bytes), since a layer reads one buffer while writing the other, plus
+    /// [`flip_keep_bytes`](Self::flip_keep_bytes).
     pub fn min_arena_bytes(&self) -> u64 {
-        min_arena_bytes(self.layers.iter().map(|l| (l.input, l.output)))
+        min_arena_bytes(self.layers.iter().map(|l| (l.input, l.output))) + self.flip_keep_bytes()
+    }
+
+    /// Arena bytes a flip-average model keeps aside for its whole run (0 without flip
+    /// averaging): the input tensor, for the mirrored pass, and the first pass's embedding,
+    /// `input elements + embedding.dim` rounded up to a multiple of 8 so that the tensors after
+    /// them keep the arena's 8-byte alignment.
+    pub fn flip_keep_bytes(&self) -> u64 {
+        flip_keep_bytes(self.input.shape(), &self.embedding)
     }
 
     /// The layers in execution order (1 to [`MAX_LAYERS`]).
@@ -353,14 +419,16 @@ impl<'a> Model<'a> {
         template: &Template,
         probe: EmbeddingRef<'_>,
     ) -> Result<Decision, FormatError> {
-        if template.model() != self.id {
-            return Err(FormatError::ModelMismatch {
-                expected: self.id,
-                found: template.model(),
-            });
-        }
-        let distance = template.distance(probe, &self.metric)?;
-        Ok(self.decision.decide(distance))
+        self.decision.verify(self.id, &self.metric, template, probe)
+    }
+}
+
+/// [`Model::flip_keep_bytes`] of a model with this input shape and embedding spec.
+pub(crate) fn flip_keep_bytes(input: Shape, embedding: &EmbeddingSpec) -> u64 {
+    if embedding.flip_average {
+        (input.elements() + u64::from(embedding.dim)).next_multiple_of(8)
+    } else {
+        0
     }
 }
 

@@ -3,12 +3,16 @@
 //! [`ModelSpec::to_bytes`] writes the payload, hashes the body (less its decision section) into
 //! the model id ([`ModelId::of_model_body`]), seals the envelope, and then decodes its own output
 //! with [`Model::decode`]: a spec that would give an invalid file is an error here, never a file
-//! the firmware rejects later.
+//! the firmware rejects later. It writes the lowest format version that holds the spec
+//! ([`ModelSpec::version`]): 2, or 3 with flip averaging.
 
 use alloc::vec::Vec;
 
 use super::layer::{Activation, Layer, LayerKind, Quant, Shape};
-use super::{min_arena_bytes, EmbeddingSpec, InputSpec, MetricWire, Model, Task};
+use super::{
+    flip_keep_bytes, min_arena_bytes, EmbeddingSpec, EmbeddingWire, InputSpec, MetricWire, Model,
+    Task, FLIP_AVERAGE_VERSION,
+};
 use crate::decision::DecisionSpec;
 use crate::envelope;
 use crate::error::{Field, FormatError};
@@ -219,7 +223,7 @@ pub struct ModelSpec {
     pub task: Task,
     /// The input it expects.
     pub input: InputSpec,
-    /// The embedding it outputs.
+    /// The embedding it outputs (`flip_average` makes a version-3 file).
     pub embedding: EmbeddingSpec,
     /// How embeddings are compared.
     pub metric: MetricSpec,
@@ -232,9 +236,22 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
-    /// The smallest arena a decoder accepts: the largest `input + output` of any layer (bytes).
+    /// The smallest arena a decoder accepts: the largest `input + output` of any layer, plus
+    /// the flip-average keep region ([`Model::flip_keep_bytes`]) (bytes).
     pub fn min_arena_bytes(&self) -> u64 {
         min_arena_bytes(self.layers.iter().map(|l| (l.input, l.output)))
+            + flip_keep_bytes(self.input.shape(), &self.embedding)
+    }
+
+    /// The format version [`to_bytes`](Self::to_bytes) writes: the lowest that holds this spec,
+    /// 2 ([`FLIP_AVERAGE_VERSION`] with flip averaging). A spec without flip averaging thus has
+    /// the bytes and id it had before version 3 existed.
+    pub fn version(&self) -> u16 {
+        if self.embedding.flip_average {
+            FLIP_AVERAGE_VERSION
+        } else {
+            2
+        }
     }
 
     /// The owned form of a decoded model; `to_bytes` gives the same file back.
@@ -256,7 +273,7 @@ impl ModelSpec {
         }
     }
 
-    /// The body: every payload field after the id.
+    /// The body of a file of [`version`](Self::version): every payload field after the id.
     fn body(&self) -> Result<Vec<u8>, FormatError> {
         let mut s = VecSink::new(KIND);
         s.put(&self.task)?;
@@ -266,7 +283,10 @@ impl ModelSpec {
         s.put(&RawBytes(&f32_bytes(&self.input.mean)))?;
         s.put(&RawBytes(&f32_bytes(&self.input.std)))?;
         s.put(&self.input.quant)?;
-        s.put(&self.embedding)?;
+        s.put(&EmbeddingWire::from(&self.embedding))?;
+        if self.version() >= FLIP_AVERAGE_VERSION {
+            s.put(&self.embedding.flip_average)?;
+        }
         let diagonal;
         s.put(&match &self.metric {
             MetricSpec::SquaredL2 => MetricWire::SquaredL2,
@@ -298,17 +318,17 @@ impl ModelSpec {
     /// The id the encoded model will have: it names everything but the decision section, so two
     /// specs that differ only in operating points have the same id.
     pub fn id(&self) -> Result<ModelId, FormatError> {
-        ModelId::of_model_body(KIND.version(), &self.body()?)
+        ModelId::of_model_body(self.version(), &self.body()?)
     }
 
-    /// Encodes the model file at the current format version (id and CRC computed) and checks it
+    /// Encodes the model file at [`version`](Self::version) (id and CRC computed) and checks it
     /// by decoding it.
     pub fn to_bytes(&self) -> Result<Vec<u8>, FormatError> {
-        let body = self.body()?;
+        let (version, body) = (self.version(), self.body()?);
         let mut payload = Vec::with_capacity(body.len() + ModelId::LEN);
-        payload.extend_from_slice(ModelId::of_model_body(KIND.version(), &body)?.as_bytes());
+        payload.extend_from_slice(ModelId::of_model_body(version, &body)?.as_bytes());
         payload.extend_from_slice(&body);
-        let file = envelope::seal(KIND, &payload)?;
+        let file = envelope::seal_at(KIND, version, &payload)?;
         Model::decode(&file)?;
         Ok(file)
     }

@@ -30,7 +30,8 @@ pub enum PreprocessError {
     /// A channel count outside `1..=MAX_INPUT_CHANNELS`, or one that does not match.
     Channels {
         /// Which count: `"source"` (an image), `"input spec"` (its `channels` against the
-        /// image's), `"input spec mean"`, `"input spec std"` (list lengths against `channels`).
+        /// image's), `"input spec mean"`, `"input spec std"` (list lengths against `channels`),
+        /// `"source (grey or RGB)"` (the face alignment takes 1 or 3 channels).
         what: &'static str,
         /// Channels required.
         expected: usize,
@@ -39,7 +40,8 @@ pub enum PreprocessError {
     },
     /// A buffer whose length is not what the sizes imply.
     BufferSize {
-        /// Which buffer: `"source"`, `"output"`, `"input"`.
+        /// Which buffer: `"source"`, `"output"`, `"input"`; in the face alignment
+        /// `"landmark input"`, `"landmark output"`, `"scratch"`, `"chip"`.
         what: &'static str,
         /// Elements the sizes imply.
         expected: usize,
@@ -59,6 +61,34 @@ pub enum PreprocessError {
         /// The frame's width.
         frame_width: usize,
         /// The frame's height.
+        frame_height: usize,
+    },
+    /// A number that must be finite is NaN or infinite (a landmark output, a point, a box or
+    /// transform computed from them).
+    NonFinite {
+        /// Which one: `"landmark output"` (index into the 136 raw values), `"points"` (index of
+        /// the point), `"refine box"` (0 x, 1 y, 2 width, 3 height), `"similarity"` (0 a, 1 b,
+        /// 2 tx, 3 ty).
+        what: &'static str,
+        /// The value's index, as above.
+        index: usize,
+    },
+    /// A box that is empty once clipped to its image and floored (sides in whole pixels,
+    /// saturated to `i64`).
+    EmptyBox {
+        /// Which box: `"refine box"`.
+        what: &'static str,
+        /// Its left column after clipping and flooring.
+        x: i64,
+        /// Its top row after clipping and flooring.
+        y: i64,
+        /// Its width after clipping and flooring (this or the height is `< 1`).
+        width: i64,
+        /// Its height after clipping and flooring.
+        height: i64,
+        /// The image's width.
+        frame_width: usize,
+        /// The image's height.
         frame_height: usize,
     },
 }
@@ -100,6 +130,22 @@ impl fmt::Display for PreprocessError {
             } => write!(
                 f,
                 "region {width}x{height} at ({x}, {y}) leaves the {frame_width}x{frame_height} frame"
+            ),
+            Self::NonFinite { what, index } => {
+                write!(f, "{what}[{index}] is not finite (NaN or infinite)")
+            }
+            Self::EmptyBox {
+                what,
+                x,
+                y,
+                width,
+                height,
+                frame_width,
+                frame_height,
+            } => write!(
+                f,
+                "{what} clipped to the {frame_width}x{frame_height} image is {width}x{height} at \
+                 ({x}, {y}); both sides must be >= 1"
             ),
         }
     }

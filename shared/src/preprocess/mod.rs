@@ -15,7 +15,12 @@
 //! The trainer's pipeline is `resize_area` -> `/ 255` -> [`quantize_unit_image`]; the edge's and
 //! the device's is [`resize_area_quantized`]; both give the same int8 tensor by construction
 //! (the f32 mean is the same number, and `quantize(ch, p)` is `quantize_unit(ch, p / 255)`).
+//!
+//! - [`align`]: the face alignment in front of the face-api.js networks (landmark input,
+//!   landmarks to pixels, refine box, eye or dlib33 similarity, the 150x150 chip), f64 math, bit
+//!   for bit the reference port's tensors.
 
+pub mod align;
 mod area;
 mod error;
 mod image;

@@ -72,6 +72,7 @@ pub fn tiny_model_spec() -> Result<ModelSpec, FormatError> {
             dim: 3,
             scale: 0.02,
             l2_normalized: false,
+            flip_average: false,
         },
         metric: MetricSpec::MahalanobisDiag(vec![1.0, 0.5, 2.0]),
         decision: DecisionSpec::new(&points, 1, 2.0)?,
@@ -149,6 +150,7 @@ pub fn every_kind_spec() -> Result<ModelSpec, FormatError> {
             dim: 16,
             scale: 1.0 / 128.0,
             l2_normalized: true,
+            flip_average: false,
         },
         metric: MetricSpec::Cosine,
         decision: DecisionSpec::new(
@@ -222,16 +224,58 @@ pub fn payload(file: &[u8]) -> &[u8] {
         .unwrap_or_default()
 }
 
-/// A `kind` file around `payload`, with a correct header and CRC; for a model, `payload` is the
-/// body and the id is recomputed in front of it (by the current version's rule; over the whole
-/// body when that rule cannot read the body, so that the decoder reports what is wrong with it).
+/// The version [`reseal`] writes: the kind's own, but 2 for a model, the version `ModelSpec`
+/// writes for every model these tests build (none flip-averages; see [`reseal_at`]).
+pub fn written_version(kind: siamedge_format::FileKind) -> u16 {
+    match kind {
+        siamedge_format::FileKind::Model => 2,
+        other => other.version(),
+    }
+}
+
+/// A `kind` file around `payload`, with a correct header and CRC, at [`written_version`]; for a
+/// model or a pipeline, `payload` is the body and the id is recomputed in front of it (by that version's rule;
+/// over the whole body when that rule cannot read the body, so that the decoder reports what is
+/// wrong with it).
 pub fn reseal(kind: siamedge_format::FileKind, payload: &[u8]) -> Vec<u8> {
+    reseal_at(kind, written_version(kind), payload)
+}
+
+/// [`reseal`] at format `version`.
+pub fn reseal_at(kind: siamedge_format::FileKind, version: u16, payload: &[u8]) -> Vec<u8> {
     let mut full = Vec::new();
     if kind == siamedge_format::FileKind::Model {
-        let id = ModelId::of_model_body(kind.version(), payload)
+        let id =
+            ModelId::of_model_body(version, payload).unwrap_or_else(|_| ModelId::digest(payload));
+        full.extend_from_slice(id.as_bytes());
+    }
+    if kind == siamedge_format::FileKind::Pipeline {
+        let id = siamedge_format::pipeline::body_id(version, payload)
             .unwrap_or_else(|_| ModelId::digest(payload));
         full.extend_from_slice(id.as_bytes());
     }
     full.extend_from_slice(payload);
-    siamedge_format::envelope::seal(kind, &full).unwrap_or_default()
+    siamedge_format::envelope::seal_at(kind, version, &full).unwrap_or_default()
+}
+
+/// A face-api pipeline over the bytes `b"landmarks"` and `b"recognition"` (standing in for the
+/// ONNX files), eye alignment with a refine pass, operating points `1e-2 -> 0.55` and
+/// `1e-3 -> 0.5` (default), margin 0.6.
+pub fn sample_pipeline_spec() -> Result<siamedge_format::PipelineSpec, FormatError> {
+    let points = [
+        OperatingPoint {
+            far: 1e-2,
+            threshold: 0.55,
+        },
+        OperatingPoint {
+            far: 1e-3,
+            threshold: 0.5,
+        },
+    ];
+    Ok(siamedge_format::PipelineSpec::face_api(
+        b"landmarks",
+        b"recognition",
+        siamedge_format::preprocess::align::AlignVariant::EyesRefine,
+        DecisionSpec::new(&points, 1, 0.6)?,
+    ))
 }

@@ -6,6 +6,9 @@
 //! `--model-out` first. Images: ORL fold `--fold`'s held-out faces when the data has been
 //! fetched, else synthetic faces (an error instead when `SIAMEDGE_REQUIRE_DATA=1`). The vectors
 //! hold images derived from ORL: keep them out of the repository.
+//!
+//! With `--flip-average`, the model (given or fixture) gets flip averaging (a version-3 file of
+//! another id, written to `--model-out`) and the vectors hold its two-pass embeddings.
 
 use std::path::PathBuf;
 
@@ -22,7 +25,8 @@ struct Args {
     /// `--model-out` and used.
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Where to write the fixture model (when `--model` is not given).
+    /// Where to write the fixture model (when `--model` is not given), or the flip-average model
+    /// (with `--flip-average`).
     #[arg(long, required_unless_present = "model")]
     model_out: Option<PathBuf>,
     /// Where to write the vectors.
@@ -40,10 +44,16 @@ struct Args {
     /// Seed of the fixture's weights.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Turn on flip averaging in the model (embed each image and its mirror image, average).
+    #[arg(long)]
+    flip_average: bool,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.flip_average && args.model_out.is_none() {
+        bail!("--flip-average makes a new model file: name it with --model-out");
+    }
     let given = match &args.model {
         Some(path) => {
             Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
@@ -71,13 +81,28 @@ fn main() -> Result<()> {
             }
         }
     };
-    let inputs = board::board_inputs(given.as_deref(), &faces, scenario, args.seed)?;
-    if let (true, Some(path)) = (inputs.fixture, &args.model_out) {
+    let inputs = board::board_inputs_with(
+        given.as_deref(),
+        &faces,
+        scenario,
+        args.seed,
+        args.flip_average,
+    )?;
+    let written = given.is_none() || args.flip_average;
+    if let (true, Some(path)) = (written, &args.model_out) {
         siamedge_format::file::write_atomic(path, &inputs.model)
             .with_context(|| format!("writing {}", path.display()))?;
         println!(
-            "model: fixture encoder (seed {}), {} bytes -> {}",
-            args.seed,
+            "model: {}{}, {} bytes -> {}",
+            match &args.model {
+                Some(p) => p.display().to_string(),
+                None => format!("fixture encoder (seed {})", args.seed),
+            },
+            if args.flip_average {
+                " with flip averaging"
+            } else {
+                ""
+            },
             inputs.model.len(),
             path.display()
         );

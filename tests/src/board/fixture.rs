@@ -251,6 +251,7 @@ pub fn model_spec(
             dim: DIM,
             scale: 1.0 / 128.0,
             l2_normalized: true,
+            flip_average: false,
         },
         metric: MetricSpec::L2,
         decision: DecisionSpec::new(

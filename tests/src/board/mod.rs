@@ -19,7 +19,7 @@ use siamedge_engine::{run_model, EngineError};
 use siamedge_firmware::{EnrollPolicy, Verifier};
 use siamedge_format::preprocess::quantize_means;
 use siamedge_format::vectors::{write::VectorsSpec, Probe, VectorsError};
-use siamedge_format::{EmbeddingRef, FormatError, Model};
+use siamedge_format::{EmbeddingRef, FormatError, Model, ModelSpec};
 
 pub use faces::{Face, Faces};
 
@@ -105,7 +105,8 @@ pub struct BoardInputs {
     pub model: Vec<u8>,
     /// Its `SGTV` vectors.
     pub vectors: Vec<u8>,
-    /// Whether the model is the untrained [`fixture`].
+    /// Whether the model is the untrained [`fixture`] with its own threshold (which separates
+    /// the scenario's probes; not so after [`with_flip_average`]).
     pub fixture: bool,
     /// The host's decisions: genuine, then impostor.
     pub probes: [Probe; 2],
@@ -184,7 +185,41 @@ pub fn vectors_for(
     Ok((spec.to_bytes()?, probes))
 }
 
-/// MACs of one inference (every tap of every output, padding included).
+/// `model` (a model file) with flip averaging on
+/// ([`EmbeddingSpec::flip_average`](siamedge_format::EmbeddingSpec::flip_average)): the same
+/// weights and thresholds in a version-3 file, its arena grown by the keep region
+/// ([`Model::flip_keep_bytes`]); another model id.
+pub fn with_flip_average(model: &[u8]) -> Result<Vec<u8>, BoardError> {
+    let mut spec = ModelSpec::from_model(&Model::decode(model)?);
+    let before = spec.min_arena_bytes();
+    spec.embedding.flip_average = true;
+    let keep = spec.min_arena_bytes() - before;
+    spec.arena_bytes = spec
+        .arena_bytes
+        .map(|a| u32::try_from(u64::from(a) + keep).unwrap_or(u32::MAX));
+    Ok(spec.to_bytes()?)
+}
+
+/// [`board_inputs`], then with flip averaging when `flip`: the same model (the fixture too, whose
+/// threshold then no longer needs to separate the probes) through [`with_flip_average`], with
+/// the host's flip-averaged embeddings and decisions.
+pub fn board_inputs_with(
+    model: Option<&[u8]>,
+    faces: &Faces,
+    scenario: Scenario,
+    seed: u64,
+    flip: bool,
+) -> Result<BoardInputs, BoardError> {
+    let inputs = board_inputs(model, faces, scenario, seed)?;
+    if !flip {
+        return Ok(inputs);
+    }
+    let flipped = with_flip_average(&inputs.model)?;
+    board_inputs(Some(&flipped), faces, scenario, seed)
+}
+
+/// MACs of one inference (every tap of every output, padding included; both passes of a
+/// flip-average model).
 pub fn macs(model: &Model<'_>) -> u64 {
     let mut buffer = vec![0i8; siamedge_engine::needed_arena_bytes(model)];
     siamedge_engine::Engine::with_buffer(model, &mut buffer).map_or(0, |e| e.macs())
@@ -233,6 +268,48 @@ pub fn board_inputs(
 mod tests {
     use super::*;
     use siamedge_format::vectors::{Source, TestVectors};
+
+    #[test]
+    fn flip_average_inputs_are_the_engines_two_pass_embeddings() {
+        let faces = faces::synthetic(fixture::HEIGHT.into(), fixture::WIDTH.into());
+        let plain = board_inputs(None, &faces, Scenario::SYNTHETIC, 7).unwrap();
+        let inputs = board_inputs_with(None, &faces, Scenario::SYNTHETIC, 7, true).unwrap();
+        assert!(!inputs.fixture);
+        let (p, m) = (
+            Model::decode(&plain.model).unwrap(),
+            Model::decode(&inputs.model).unwrap(),
+        );
+        assert!(m.embedding().flip_average && !p.embedding().flip_average);
+        assert_eq!(m.version(), 3);
+        assert_ne!(m.id(), p.id());
+        // 56 x 46 input + 64 values, a multiple of 8 already.
+        assert_eq!(m.flip_keep_bytes(), 56 * 46 + 64);
+        assert_eq!(
+            u64::from(m.arena_bytes()),
+            u64::from(p.arena_bytes()) + m.flip_keep_bytes()
+        );
+        assert_eq!(inputs.macs, 2 * plain.macs);
+        assert_eq!(m.decision(), p.decision());
+        let v = TestVectors::decode(&inputs.vectors).unwrap();
+        assert_eq!(v.model(), m.id());
+        // Each embedding is the average of the plain model's on the image and its mirror.
+        let pv = TestVectors::decode(&plain.vectors).unwrap();
+        for i in 0..v.images() {
+            let x = v.input(i).unwrap();
+            assert_eq!(x, pv.input(i).unwrap());
+            let mut mirror = vec![0i8; x.len()];
+            siamedge_engine::kernels::flip::mirror_columns(x, &mut mirror, 46, 1);
+            let a = run_model(&p, x).unwrap();
+            let b = run_model(&p, &mirror).unwrap();
+            assert_eq!(a, pv.embedding(i).unwrap());
+            let mut first = a.clone();
+            let mut second = b.clone();
+            siamedge_engine::kernels::flip::FlipAverage::prepare(&m)
+                .unwrap()
+                .combine(&mut first, &mut second);
+            assert_eq!(second, v.embedding(i).unwrap(), "image {i}");
+        }
+    }
 
     #[test]
     fn synthetic_inputs_round_trip_and_separate() {

@@ -1,4 +1,5 @@
-//! `siamedge-train data`: fetch the data sets into the cache, and inspect what is cached.
+//! `siamedge-train data`: fetch the data sets (and the pretrained face-api.js weights) into the
+//! cache, and inspect what is cached.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use siamedge_trainer::data::download::Source;
-use siamedge_trainer::data::fetch::{fetch, FetchReport, FetchStatus};
+use siamedge_trainer::data::fetch::{fetch, verify, FetchReport, FetchStatus};
 use siamedge_trainer::data::mnist::{label_histogram, FASHION_CLASSES};
 use siamedge_trainer::data::orl::{self, RepairRecord};
 use siamedge_trainer::data::{DataCache, DataSet, Mnist, OrlFaces};
@@ -29,10 +30,11 @@ pub struct DataArgs {
 /// Subcommands of `siamedge-train data`.
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
-    /// Download the pinned archives, check their sha256, convert, repair and cache the data sets.
-    /// A second run finds them cached and only re-checks the sha256 of the cached files.
+    /// Download the pinned archives, check their sha256, convert, repair and cache the data sets
+    /// and the pretrained face-api.js weights (npm `@vladmandic/face-api@1.7.15`, through `npm
+    /// pack`). A second run finds them cached and only re-checks the sha256 of the cached files.
     Fetch {
-        /// Data sets to fetch [default: all].
+        /// Sets to fetch [default: all four].
         #[arg(value_enum)]
         sets: Vec<SetArg>,
         /// Print the report as JSON on stdout.
@@ -40,7 +42,7 @@ pub enum DataCommand {
         json: bool,
     },
     /// Print counts, image size and label histogram of a cached data set (for ORL, the repaired
-    /// files too).
+    /// files too; for face-api, its files with their sizes and sha256).
     Inspect {
         /// The data set.
         #[arg(value_enum)]
@@ -60,6 +62,8 @@ pub enum SetArg {
     Mnist,
     /// Fashion-MNIST (70,000 images, 28x28).
     FashionMnist,
+    /// Pretrained face-api.js weights (recognition ResNet-34, 68 landmarks), not training data.
+    FaceApi,
 }
 
 impl From<SetArg> for DataSet {
@@ -68,6 +72,7 @@ impl From<SetArg> for DataSet {
             SetArg::Orl => DataSet::Orl,
             SetArg::Mnist => DataSet::Mnist,
             SetArg::FashionMnist => DataSet::FashionMnist,
+            SetArg::FaceApi => DataSet::FaceApi,
         }
     }
 }
@@ -153,15 +158,19 @@ fn run_fetch(
             FetchStatus::Rebuilt => "rebuilt from downloads/",
             FetchStatus::Fetched => "fetched",
         };
+        let images = if r.dataset == DataSet::FaceApi.name() {
+            "weights".to_string()
+        } else {
+            format!("{} images", r.images)
+        };
         writeln!(
             out,
-            "{:<14} {} ({}, sha256 {}…): {status}, {} files, {} images, {:.2} s",
+            "{:<14} {} ({}, sha256 {}…): {status}, {} files, {images}, {:.2} s",
             r.dataset,
             r.source,
             r.pin.registry,
             &r.pin.sha256[..12],
             r.files,
-            r.images,
             r.seconds
         )?;
         if let Some(s) = &r.repairs {
@@ -219,6 +228,7 @@ fn run_inspect(out: &mut impl Write, cache: &DataCache, set: DataSet, json: bool
         )
     };
     let ins = match set {
+        DataSet::FaceApi => return inspect_weights(out, cache, set, json),
         DataSet::Orl => {
             let faces = OrlFaces::load(cache).with_context(missing)?;
             let histogram = faces
@@ -356,6 +366,40 @@ fn run_inspect(out: &mut impl Write, cache: &DataCache, set: DataSet, json: bool
                 h.test.unwrap_or(0)
             )?;
         }
+    }
+    Ok(())
+}
+
+/// `data inspect face-api`: the manifest of the cached weights, after re-checking their sha256.
+fn inspect_weights(
+    out: &mut impl Write,
+    cache: &DataCache,
+    set: DataSet,
+    json: bool,
+) -> Result<()> {
+    let manifest = verify(cache, set).with_context(|| {
+        format!(
+            "reading {set} from {} (run `siamedge-train data fetch {set}` first)",
+            cache.root().display()
+        )
+    })?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&manifest)?)?;
+        return Ok(());
+    }
+    let source = &manifest.source;
+    writeln!(
+        out,
+        "{} from {} {}@{} (credit: {})",
+        manifest.dataset, source.registry, source.package, source.version, source.credit
+    )?;
+    writeln!(out, "folder {}", cache.dataset_dir(set).display())?;
+    for f in &manifest.files {
+        writeln!(
+            out,
+            "  {:<46} {:>9} bytes  sha256 {}",
+            f.path, f.bytes, f.sha256
+        )?;
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod choices;
 pub mod data;
 pub mod eval;
 pub mod export;
+pub mod faceapi;
 pub mod onnx;
 pub mod quantize;
 pub mod train;

@@ -69,6 +69,12 @@ pub struct QuantizeArgs {
     /// MNIST runs: the run's --limit [default: 10000].
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Flip averaging: every device embeds each image and its mirror image and averages them in
+    /// integers (two inferences per embedding; a version-3 model file). The thresholds and the
+    /// int8 numbers are then flip-averaged, the f32 ones their float counterpart (`eval
+    /// --flip-tta`). For faces, not signatures.
+    #[arg(long)]
+    pub flip_average: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -108,6 +114,7 @@ impl QuantizeArgs {
             task: self.task.map(Into::into),
             cache: self.cache.clone(),
             limit: self.limit,
+            flip_average: self.flip_average,
         }
     }
 }
@@ -145,7 +152,7 @@ fn print_report(r: &QuantizeReport) {
         &r.model_id[..16]
     );
     println!(
-        "{:?}, {} calibration images, percentile {}{}; {}",
+        "{:?}, {} calibration images, percentile {}{}{}; {}",
         r.method,
         r.calib_images,
         r.percentile,
@@ -153,6 +160,11 @@ fn print_report(r: &QuantizeReport) {
             format!(", {} QAT steps", r.qat_steps)
         } else {
             String::new()
+        },
+        if r.flip_average {
+            ", flip-averaged (int8 and f32)"
+        } else {
+            ""
         },
         r.protocol
     );

@@ -176,9 +176,22 @@ impl GraphBuilder {
     /// f32 `(N, c, h, w)`, output [`OUTPUT`] f32 `(N, dim)`. `doc` goes into the model's
     /// `doc_string`; `metadata` into `metadata_props`.
     pub fn finish(
+        self,
+        last: &str,
+        input: (usize, usize, usize),
+        dim: usize,
+        doc: &str,
+        metadata: &[(&str, String)],
+    ) -> ModelProto {
+        self.finish_as(last, input, OUTPUT, dim, doc, metadata)
+    }
+
+    /// [`GraphBuilder::finish`] with the output named `output` instead of [`OUTPUT`].
+    pub fn finish_as(
         mut self,
         last: &str,
         (c, h, w): (usize, usize, usize),
+        output: &str,
         dim: usize,
         doc: &str,
         metadata: &[(&str, String)],
@@ -186,12 +199,12 @@ impl GraphBuilder {
         for node in &mut self.nodes {
             for out in &mut node.output {
                 if out == last {
-                    *out = OUTPUT.to_string();
+                    *out = output.to_string();
                 }
             }
             for i in &mut node.input {
                 if i == last {
-                    *i = OUTPUT.to_string();
+                    *i = output.to_string();
                 }
             }
         }
@@ -211,7 +224,7 @@ impl GraphBuilder {
                 ],
             )],
             output: vec![value_info(
-                OUTPUT,
+                output,
                 DataType::Float,
                 vec![Value::DimParam(BATCH.into()), Value::DimValue(dim as i64)],
             )],

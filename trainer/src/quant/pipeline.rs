@@ -13,6 +13,12 @@
 //! The report gives EER and TAR@FAR=1e-3 of the float model and of the int8 model (the firmware's
 //! engine) on the run's training, validation and, for information, test identities, plus the
 //! cosine similarity between f32 and int8 embeddings.
+//!
+//! With [`QuantizeOptions::flip_average`] the model file asks for flip averaging (format version
+//! 3): the engine embeds each image and its mirror image and averages them in integers, so the
+//! thresholds and the int8 numbers are flip-averaged, and the float numbers beside them are the
+//! float counterpart (the mean of the two float embeddings, L2-normalized again; what `eval
+//! --flip-tta` computes with the unfolded network).
 
 use std::path::PathBuf;
 
@@ -21,15 +27,16 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+use siamedge_engine::kernels::flip::mirror_columns;
 use siamedge_format::{Metric, Model, Task};
 
-use super::fold::nhwc_image;
+use super::fold::{nhwc_image, Activation};
 use super::int8::Int8Embedder;
 use super::qat::{qat_finetune, qat_weights};
 use super::thresholds::{calibrate_points, decision_spec, int8_distances, CalibratedPoint};
 use super::{
-    fold, quantize_ptq, FoldedEncoder, ModelMeta, QatConfig, QatEncoder, QatLoss, QuantError,
-    RangeRule,
+    fold, quantize_ptq, FoldedEncoder, FoldedLayer, ModelMeta, QatConfig, QatEncoder, QatLoss,
+    QuantError, RangeRule,
 };
 use crate::data::LabelledSet;
 use crate::eval::{all_pairs, at_threshold, AtThreshold, Pairs, VerificationReport};
@@ -71,6 +78,9 @@ pub struct QuantizeOptions {
     pub cache: Option<PathBuf>,
     /// MNIST runs: training images of digits 0-4, replacing the run's.
     pub limit: Option<usize>,
+    /// Write a flip-average model (`embedding.flip_average`): every embedding is the integer
+    /// average of the image's and its mirror image's, on every device (faces, not signatures).
+    pub flip_average: bool,
 }
 
 impl QuantizeOptions {
@@ -89,6 +99,7 @@ impl QuantizeOptions {
             task: None,
             cache: None,
             limit: None,
+            flip_average: false,
         }
     }
 }
@@ -123,6 +134,8 @@ pub struct QuantizeReport {
     pub percentile: f64,
     /// QAT steps taken (0 for PTQ).
     pub qat_steps: usize,
+    /// Whether the model flip-averages (then every number below is flip-averaged, f32 and int8).
+    pub flip_average: bool,
     /// Operating points written, measured on the pairs of [`Self::thresholds_from`].
     pub operating_points: Vec<CalibratedPoint>,
     /// Whose pairs the operating points were calibrated on: `"validation identities"` when the run
@@ -152,14 +165,42 @@ pub const THRESHOLDS_FROM_VALIDATION: &str = "validation identities";
 /// [`QuantizeReport::thresholds_from`] of a run without.
 pub const THRESHOLDS_FROM_TRAINING: &str = "training identities";
 
-/// f32 embeddings of every image of `set` with the folded float model.
+/// f32 embeddings of every image of `set` with the folded float model; with `flip_average`, each
+/// is the mean of the image's and its mirror image's (the engine's mirror,
+/// [`mirror_columns`]), L2-normalized again when the encoder normalizes: the float counterpart
+/// of a flip-average model file.
 pub fn float_embeddings(
     folded: &FoldedEncoder,
     set: &LabelledSet,
+    flip_average: bool,
 ) -> Result<Vec<Vec<f32>>, QuantError> {
     let s = set.shape();
     (0..set.len())
-        .map(|i| folded.forward(&nhwc_image(set.image(i), (s.channels, s.height, s.width))))
+        .map(|i| {
+            let image = nhwc_image(set.image(i), (s.channels, s.height, s.width));
+            let e = folded.forward(&image)?;
+            if !flip_average {
+                return Ok(e);
+            }
+            let mut mirror = vec![0f32; image.len()];
+            mirror_columns(&image, &mut mirror, s.width, s.channels);
+            let sum: Vec<f32> = e
+                .iter()
+                .zip(folded.forward(&mirror)?)
+                .map(|(a, b)| a + b)
+                .collect();
+            Ok(if folded.l2_normalized() {
+                let d = sum.len();
+                FoldedLayer::L2Normalize
+                    .forward(&Activation {
+                        shape: (1, 1, d),
+                        data: sum,
+                    })
+                    .data
+            } else {
+                sum.iter().map(|v| 0.5 * v).collect()
+            })
+        })
         .collect()
 }
 
@@ -170,7 +211,7 @@ pub fn compare(
     set: &LabelledSet,
     pairs: &Pairs,
 ) -> Result<Comparison, QuantError> {
-    let f = float_embeddings(folded, set)?;
+    let f = float_embeddings(folded, set, model.embedding().flip_average)?;
     let q = Int8Embedder::new(model).embed_set(set)?;
     let scale = model.embedding().scale;
     let deq: Vec<Vec<f32>> = q
@@ -274,6 +315,9 @@ pub fn quantize_run(
             qat.to_spec(&meta)?
         }
     };
+    // The placeholder meta leaves the arena to the rule, which counts the flip-average keep
+    // region.
+    spec.embedding.flip_average = args.flip_average;
     // Operating points from the int8 embeddings of all pairs of the validation identities, which
     // the network never trained on; of the training identities when the run kept none.
     let (calib_set, thresholds_from) = match &splits.validation {
@@ -310,6 +354,7 @@ pub fn quantize_run(
         } else {
             0
         },
+        flip_average: args.flip_average,
         operating_points: points,
         thresholds_from: thresholds_from.into(),
         train: train_cmp,

@@ -258,6 +258,7 @@ pub fn build_spec(
             dim: shape.c,
             scale: in_q.scale,
             l2_normalized: folded.l2_normalized(),
+            flip_average: false,
         },
         metric: meta.metric.clone(),
         decision: meta.decision.clone(),

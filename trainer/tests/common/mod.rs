@@ -48,3 +48,11 @@ pub fn orl() -> Option<OrlFaces> {
 pub fn mnist() -> Option<Mnist> {
     or_skip("MNIST", Mnist::load(&cache()?, DataSet::Mnist))
 }
+
+/// The face-api.js networks from the cache (files re-checked against their pins).
+pub fn faceapi() -> Option<siamedge_trainer::faceapi::FaceApi> {
+    or_skip(
+        "the face-api weights",
+        siamedge_trainer::faceapi::FaceApi::load(&cache()?, &candle_core::Device::Cpu),
+    )
+}

@@ -76,9 +76,10 @@ fn main() -> ! {
     );
     if let Some(m) = outcome.measured {
         say!(
-            "bench: kernels={} macs={} inferences={} instructions_min={} instructions_max={} instructions_total={} stack_peak={} arena={} ticks_per_calibration={}",
+            "bench: kernels={} macs={} passes={} inferences={} instructions_min={} instructions_max={} instructions_total={} stack_peak={} arena={} ticks_per_calibration={}",
             KERNELS,
             m.macs,
+            m.passes,
             m.inferences,
             m.min,
             m.max,

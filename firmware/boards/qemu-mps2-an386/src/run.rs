@@ -15,8 +15,10 @@ use crate::say::say;
 /// What the inferences cost.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Measured {
-    /// MACs of one inference.
+    /// MACs of one inference (both passes of a flip-average model).
     pub macs: u64,
+    /// Passes of the network per inference: 2 for a flip-average model, else 1.
+    pub passes: u64,
     /// Inferences timed.
     pub inferences: u64,
     /// Fewest instructions of one inference.
@@ -159,7 +161,7 @@ pub fn run<const N: usize>(
     };
     let shape = model.input().shape();
     say!(
-        "model: id {}, {} layers, input {}x{}x{}, embedding {} (scale {}), arena {} B of {} B static, {} MACs",
+        "model: id {}, {} layers, input {}x{}x{}, embedding {} (scale {}), arena {} B of {} B static, {} MACs, {} pass(es) per embedding",
         Hex(id.as_bytes()),
         model.layers().len(),
         shape.h,
@@ -169,7 +171,8 @@ pub fn run<const N: usize>(
         Fixed(model.embedding().scale),
         model.arena_bytes(),
         N,
-        engine.macs()
+        engine.macs(),
+        engine.passes()
     );
     say!(
         "vectors: {} images ({}), enroll subject {} from {} captures, {} probes",
@@ -180,7 +183,7 @@ pub fn run<const N: usize>(
         vectors.probes().len()
     );
 
-    let macs = engine.macs();
+    let (macs, passes) = (engine.macs(), engine.passes());
     let mut runner = Runner {
         engine: &mut engine,
         vectors: &vectors,
@@ -188,6 +191,7 @@ pub fn run<const N: usize>(
         calibration,
         measured: Measured {
             macs,
+            passes,
             ..Measured::default()
         },
         mismatches: 0,
