@@ -6,6 +6,11 @@
 # intra_op_num_threads=1 (the pinned venv of scripts/check-onnx.sh). Prints one table and the
 # ratios of our int8 to onnxruntime's int8 (above 1: we are faster).
 #   scripts/bench-edge.sh [MODEL_DIR]   (default models/face-orl)
+# A pipeline folder (pipeline.sgp: models/face-aligned, its ONNX files built first by
+# `siamedge-train face-api export --onnx-only`) gets the pipeline's table instead: each network
+# on tract (`siamedge bench`) beside the same ONNX file on onnxruntime (f32, default settings, one
+# thread), and the time per face of both (the landmark passes, the alignment measured by
+# `siamedge bench`, the recognition pass).
 # A benchmark, not a test: numbers depend on the machine and its load; nothing fails on them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +30,8 @@ import numpy as np
 import onnxruntime as ort
 
 model, rows_file = sys.argv[1], sys.argv[2]
-rows = json.load(open(rows_file))["embed"]
+report = json.load(open(rows_file))
+rows = report["embed"]
 BATCH = 32
 
 
@@ -70,6 +76,32 @@ def onnxruntime_row(name, path):
         "batch32_images_per_s": per_second(batch),
     }
 
+
+if report.get("pipeline"):
+    # Rows of `siamedge bench` for a pipeline: one per network (file name first), the geometry,
+    # the whole pipeline. onnxruntime runs the same files on the same thread count.
+    def tract(prefix):
+        return next(r for r in rows if r["step"].startswith(prefix))
+
+    lm, rec = tract("landmarks.onnx"), tract("recognition.onnx")
+    geometry, whole = tract("alignment geometry"), tract("whole pipeline")
+    passes = int(geometry["step"].split("(")[1].split()[0])
+    ort_lm = onnxruntime_row("landmarks.onnx", f"{model}/landmarks.onnx")["batch1_ms"]
+    ort_rec = onnxruntime_row("recognition.onnx", f"{model}/recognition.onnx")["batch1_ms"]
+    ort_face = passes * ort_lm + geometry["batch1_ms"] + ort_rec
+    tract_face = passes * lm["batch1_ms"] + geometry["batch1_ms"] + rec["batch1_ms"]
+    print(f"{model} (pipeline), one thread, batch 1, ms")
+    print(f"{'step':<56} {'tract':>9} {f'onnxruntime {ort.__version__}':>20} {'ratio':>7}")
+    for name, t, o in [
+        ("landmarks.onnx, one pass", lm["batch1_ms"], ort_lm),
+        ("recognition.onnx", rec["batch1_ms"], ort_rec),
+        (f"per face: {passes} landmark passes + geometry + recognition", tract_face, ort_face),
+    ]:
+        print(f"{name:<56} {t:>9.2f} {o:>20.2f} {o / t:>7.2f}")
+    print(f"{'whole pipeline on the edge (image -> template)':<56} {whole['batch1_ms']:>9.2f}")
+    print("ratio: onnxruntime ms / tract ms (above 1: tract is faster); geometry "
+          f"{geometry['batch1_ms']:.2f} ms is the edge's in both")
+    sys.exit(0)
 
 ort_int8 = onnxruntime_row(f"int8 onnxruntime {ort.__version__} (model.int8.onnx)", f"{model}/model.int8.onnx")
 ort_f32 = onnxruntime_row(f"f32 onnxruntime {ort.__version__} (model.onnx)", f"{model}/model.onnx")

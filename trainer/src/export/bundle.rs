@@ -83,6 +83,17 @@ pub enum BundleError {
         /// Why.
         source: FormatError,
     },
+    /// The given model file flip-averages, which the folder's ONNX graphs do not do.
+    #[error(
+        "{path}: a flip-average model file (embedding.flip_average): model.onnx and \
+         model.int8.onnx embed each image once, so tract and onnxruntime would not give the \
+         engine's embeddings; ship it as a model file alone (the engine runs it on the board and \
+         the edge's int8 path) or export the plain model"
+    )]
+    FlipAverage {
+        /// The model file.
+        path: PathBuf,
+    },
     /// The model file and the run disagree on the input size.
     #[error("the model file's input is {}x{}, the run's encoder takes {}x{}", model.0, model.1, run.0, run.1)]
     InputSize {
@@ -196,10 +207,16 @@ fn int8_model(args: &ExportOptions) -> Result<(Vec<u8>, String, String), BundleE
             path: path.clone(),
             source,
         })?;
-        Model::decode(&bytes).map_err(|source| BundleError::Sgm {
-            path: path.clone(),
-            source,
-        })?;
+        let flip_average = Model::decode(&bytes)
+            .map_err(|source| BundleError::Sgm {
+                path: path.clone(),
+                source,
+            })?
+            .embedding()
+            .flip_average;
+        if flip_average {
+            return Err(BundleError::FlipAverage { path: path.clone() });
+        }
         return Ok((
             bytes,
             format!("given with --sgm {}", path.display()),
@@ -512,4 +529,41 @@ fn distinct(labels: &[u32]) -> usize {
     v.sort_unstable();
     v.dedup();
     v.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use siamedge_format::ModelSpec;
+
+    fn options(sgm: PathBuf) -> ExportOptions {
+        ExportOptions {
+            run: PathBuf::from("no-run"),
+            name: "m".into(),
+            out: PathBuf::from("no-out"),
+            sgm: Some(sgm),
+            percentile: 100.0,
+            calibration_images: 1,
+            cache: None,
+            limit: None,
+            no_baselines: true,
+        }
+    }
+
+    #[test]
+    fn a_flip_average_model_file_is_refused_and_a_plain_one_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = siamedge_engine::doc_model().unwrap();
+        let mut spec = ModelSpec::from_model(&Model::decode(&plain).unwrap());
+        spec.embedding.flip_average = true;
+        spec.arena_bytes = None;
+        let flip = spec.to_bytes().unwrap();
+        let (p, f) = (dir.path().join("plain.sgm"), dir.path().join("flip.sgm"));
+        std::fs::write(&p, &plain).unwrap();
+        std::fs::write(&f, &flip).unwrap();
+        assert_eq!(int8_model(&options(p)).unwrap().0, plain);
+        let err = int8_model(&options(f.clone())).unwrap_err();
+        assert!(matches!(&err, BundleError::FlipAverage { path } if *path == f));
+        assert!(err.to_string().contains("flip.sgm"), "{err}");
+    }
 }

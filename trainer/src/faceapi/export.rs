@@ -474,7 +474,7 @@ pub fn card_markdown(c: &Card) -> String {
     s += &format!(
         "- Landmark net: {} parameters, {:.1} M MACs per pass; recognition net: {} parameters, \
          {:.1} M MACs.\n- Shipped variant `{}`: {} landmark pass(es) + 1 recognition = {:.1} M \
-         MACs per face.\n\n",
+         MACs per face.\n",
         k.landmark_parameters,
         k.landmark_macs as f64 / 1e6,
         k.recognition_parameters,
@@ -483,6 +483,9 @@ pub fn card_markdown(c: &Card) -> String {
         k.landmark_passes,
         k.macs_per_face as f64 / 1e6
     );
+    s += "- Time per face depends on the machine, so the card does not state it: \
+          `scripts/bench-edge.sh models/face-aligned` runs tract beside onnxruntime on these ONNX \
+          files, one thread, in one run; the repository README gives one machine's numbers.\n\n";
     s += "## ORL, 4 identity-disjoint folds (all 4,950 test pairs each; 450 genuine, 4,500 impostor)\n\n";
     s += "Nothing was trained on ORL. The alignment variant of each fold was chosen on its 30 \
           training people's 44,850 pairs; EER and TAR in percent with 95 % intervals.\n\n";
