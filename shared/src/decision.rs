@@ -208,6 +208,19 @@ pub(crate) fn read_section(
     DecisionSpec::new_in(kind, &points, usize::from(default), margin)
 }
 
+/// Reads past a decision section ([`read_section`]'s layout) without checking its values: how
+/// the id rules find the section's end. A section that ends early is [`FormatError::Malformed`],
+/// a point count outside `1..=MAX_OPERATING_POINTS` [`FormatError::OutOfRange`].
+pub(crate) fn skip_section(r: &mut Reader<'_>) -> Result<(), FormatError> {
+    let _: f32 = r.take("decision.margin")?;
+    let _: u8 = r.take("decision.default")?;
+    let count = r.take_count("decision.points", 1, MAX_OPERATING_POINTS)?;
+    for _ in 0..count {
+        let _: OperatingPoint = r.take("decision.points")?;
+    }
+    Ok(())
+}
+
 /// Writes `spec` as a decision section ([`read_section`]'s layout).
 #[cfg(feature = "alloc")]
 pub(crate) fn write_section<S: crate::wire::Sink>(

@@ -43,7 +43,7 @@ pub use spec::PipelineSpec;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::decision::{self, Decision, DecisionSpec, OperatingPoint, MAX_OPERATING_POINTS};
+use crate::decision::{self, Decision, DecisionSpec};
 use crate::embedding::{EmbeddingRef, MAX_EMBEDDING_DIM};
 use crate::envelope;
 use crate::error::FormatError;
@@ -173,12 +173,7 @@ fn decision_span(body: &[u8]) -> Result<(usize, usize), FormatError> {
     let mut r = Reader::new(KIND, body);
     read_head(&mut r)?;
     let start = body.len() - r.rest().len();
-    let _: f32 = r.take("decision.margin")?;
-    let _: u8 = r.take("decision.default")?;
-    let count = r.take_count("decision.points", 1, MAX_OPERATING_POINTS)?;
-    for _ in 0..count {
-        let _: OperatingPoint = r.take("decision.points")?;
-    }
+    decision::skip_section(&mut r)?;
     Ok((start, body.len() - r.rest().len()))
 }
 

@@ -16,7 +16,6 @@
 //! validates the values.
 
 use super::{MetricWire, Task};
-use crate::decision::{OperatingPoint, MAX_OPERATING_POINTS};
 use crate::error::FormatError;
 use crate::kind::FileKind;
 use crate::model::Quant;
@@ -42,12 +41,7 @@ pub(crate) fn decision_span(version: u16, body: &[u8]) -> Result<(usize, usize),
     let _ = super::read_embedding(&mut r, version)?;
     let _: MetricWire<'_> = r.take("metric")?;
     let start = body.len() - r.rest().len();
-    let _: f32 = r.take("decision.margin")?;
-    let _: u8 = r.take("decision.default")?;
-    let count = r.take_count("decision.points", 1, MAX_OPERATING_POINTS)?;
-    for _ in 0..count {
-        let _: OperatingPoint = r.take("decision.points")?;
-    }
+    crate::decision::skip_section(&mut r)?;
     let end = body.len() - r.rest().len();
     Ok((start, end))
 }

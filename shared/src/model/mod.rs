@@ -45,7 +45,7 @@ pub use window::{Padding, Window};
 
 use serde::{Deserialize, Serialize};
 
-use crate::decision::{Decision, DecisionSpec, OperatingPoint, MAX_OPERATING_POINTS};
+use crate::decision::{Decision, DecisionSpec};
 use crate::embedding::EmbeddingRef;
 use crate::envelope;
 use crate::error::FormatError;
@@ -257,21 +257,6 @@ pub(crate) fn read_embedding(
     })
 }
 
-fn read_decision(r: &mut Reader<'_>) -> Result<DecisionSpec, FormatError> {
-    let margin: f32 = r.take("decision.margin")?;
-    let default: u8 = r.take("decision.default")?;
-    let count = r.take_count("decision.points", 1, MAX_OPERATING_POINTS)?;
-    let mut points = heapless::Vec::<OperatingPoint, MAX_OPERATING_POINTS>::new();
-    for _ in 0..count {
-        let p = r.take("decision.points")?;
-        points.push(p).map_err(|_| FormatError::CapacityExceeded {
-            what: "operating points",
-            capacity: MAX_OPERATING_POINTS,
-        })?;
-    }
-    DecisionSpec::new(&points, usize::from(default), margin)
-}
-
 fn read_layer<'a>(r: &mut Reader<'a>) -> Result<Layer<'a>, FormatError> {
     Ok(Layer {
         kind: r.take("kind")?,
@@ -317,7 +302,7 @@ impl<'a> Model<'a> {
             }
         };
         validate::check_metric(&metric, &embedding)?;
-        let decision = read_decision(&mut r)?;
+        let decision = crate::decision::read_section(&mut r, KIND)?;
         let arena_bytes = r.take("arena_bytes")?;
         let count = r.take_count("layers", 1, MAX_LAYERS)?;
         let mut layers = heapless::Vec::new();
