@@ -32,6 +32,9 @@ enum Command {
     Quantize(Box<cli::quantize::QuantizeArgs>),
     /// Recompute a model file's thresholds for target false-accept rates on your own data.
     Calibrate(cli::calibrate::CalibrateArgs),
+    /// Do thresholds chosen on one group of people hold on new people? Raw distances against
+    /// cohort score normalisation (Z-norm, S-norm) over runs of a recipe.
+    Transfer(cli::transfer::TransferArgs),
     /// Judge a trained run on its held-out identities beside the baselines: JSON and Markdown
     /// report, ROC/DET curves, distance histograms, training curves and an embedding map.
     Eval(cli::eval::EvalArgs),
@@ -58,6 +61,7 @@ fn main() -> Result<()> {
         Command::Train(args) => cli::train::run(*args, cli.verbose),
         Command::Quantize(args) => cli::quantize::run(*args, cli.verbose),
         Command::Calibrate(args) => cli::calibrate::run(args, cli.verbose),
+        Command::Transfer(args) => cli::transfer::run(args, cli.verbose),
         Command::Eval(args) => cli::eval::run(args, cli.verbose),
         Command::Bench(args) => cli::bench::run(args, cli.verbose),
         Command::Export(args) => cli::export::run(*args, cli.verbose),

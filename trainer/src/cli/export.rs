@@ -42,6 +42,17 @@ pub struct ExportArgs {
     /// Skip the baselines in the card (faster).
     #[arg(long)]
     pub no_baselines: bool,
+    /// Ship thresholds calibrated on the run's own training people. Refused without it: on new
+    /// people their false-accept rate runs far from the target. Train with --val-people instead.
+    #[arg(long)]
+    pub force: bool,
+    /// Runs of the same recipe on every fold and seed (comma-separated run folders): each is
+    /// quantized like this one and judged on its own test people, into the card's `folds`.
+    #[arg(long, value_name = "DIR,...", value_delimiter = ',')]
+    pub fold_runs: Vec<PathBuf>,
+    /// A line for the card's notes (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    pub note: Vec<String>,
     /// Print the card as JSON.
     #[arg(long)]
     pub json: bool,
@@ -60,6 +71,9 @@ impl ExportArgs {
             cache: self.cache.clone(),
             limit: self.limit,
             no_baselines: self.no_baselines,
+            force: self.force,
+            fold_runs: self.fold_runs.clone(),
+            notes: self.note.clone(),
         }
     }
 }

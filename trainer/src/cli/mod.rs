@@ -14,3 +14,4 @@ pub mod faceapi;
 pub mod onnx;
 pub mod quantize;
 pub mod train;
+pub mod transfer;

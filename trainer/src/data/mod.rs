@@ -21,6 +21,7 @@ pub mod folder;
 pub mod labelled_set;
 pub mod resize;
 pub mod signature;
+pub mod synth_signature;
 
 pub use cache::{DataCache, DataSet};
 pub use fetch::{FetchReport, FetchStatus};

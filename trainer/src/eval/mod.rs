@@ -18,6 +18,8 @@ pub mod pipeline;
 pub mod report;
 pub mod retrieval;
 pub mod roc;
+pub mod score_norm;
+pub mod spread;
 pub mod threshold;
 
 pub use interval::{Interval, IntervalMethod, Rate};
@@ -25,6 +27,7 @@ pub use pairs::{all_pairs, sample_pairs, Pair, Pairs, DEFAULT_PAIR_SEED};
 pub use report::{BenchmarkReport, MethodReport, VerificationReport};
 pub use retrieval::{retrieval_scores, RetrievalScores};
 pub use roc::{Eer, OperatingPoint, Roc, RocPoint};
+pub use spread::Spread;
 pub use threshold::{at_threshold, choose_threshold, AtThreshold, ThresholdRule};
 
 /// What can go wrong when computing metrics or drawing pairs.

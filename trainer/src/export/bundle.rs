@@ -31,9 +31,9 @@ use crate::baseline::Method;
 use crate::data::{DataCache, DataSet, Mnist, OrlFaces};
 use crate::eval::{at_threshold, EvalError, Pairs, VerificationReport, DEFAULT_PAIR_SEED};
 use crate::model::encoder;
+use crate::protocol::RunSplits;
 use crate::protocol::{load_run, load_splits, DataKind, SplitError, OPERATING_FARS};
-use crate::quant::pipeline::THRESHOLDS_FROM_VALIDATION;
-use crate::quant::thresholds::int8_distances;
+use crate::quant::thresholds::{int8_distances, threshold_source, ThresholdSource};
 use crate::quant::{quantize_run, QuantError, QuantizeOptions};
 
 /// FARs at which the card reports the TAR.
@@ -61,6 +61,14 @@ pub struct ExportOptions {
     pub limit: Option<usize>,
     /// Leave the baselines out of the card.
     pub no_baselines: bool,
+    /// Ship thresholds measured on the run's own training people (refused otherwise: their
+    /// false-accept rate on new people runs far above the target).
+    pub force: bool,
+    /// Runs of the same recipe (other folds and seeds) whose test results go into the card's
+    /// `folds` ([`super::folds`]); empty: none.
+    pub fold_runs: Vec<PathBuf>,
+    /// Extra lines for the card's notes (history, caveats).
+    pub notes: Vec<String>,
 }
 
 /// Why an export failed.
@@ -101,6 +109,33 @@ pub enum BundleError {
         model: (u16, u16),
         /// `(height, width)` of the run's encoder.
         run: (usize, usize),
+    },
+    /// The model file's thresholds were measured on the people the network trained on.
+    #[error(
+        "{}: the thresholds of the model file are calibrated on the run's training people, \
+         whom the network has learned; on new people their false-accept rate runs far from the \
+         target (face-orl's did: trained-people thresholds gave a test TAR of 52% at FAR 0). \
+         Train with `--val-people N` (the project's default, 5) so quantize calibrates on \
+         people held out of training, run `siamedge-train calibrate` on other people, or pass \
+         --force to ship them anyway",
+        run.display()
+    )]
+    TrainingThresholds {
+        /// The run folder.
+        run: PathBuf,
+    },
+    /// A fold run is not the shipped run's recipe.
+    #[error(
+        "{}: not the recipe of {} (the card's folds must be the shipped recipe: same data, \
+         validation people and training configuration, any seed)",
+        run.display(),
+        shipped.display()
+    )]
+    OtherRecipe {
+        /// The fold run.
+        run: PathBuf,
+        /// The shipped run.
+        shipped: PathBuf,
     },
     /// The run's data set has no model card description (folder and signature runs).
     #[error("the card describes ORL and MNIST runs; this run's data set is {0}")]
@@ -199,9 +234,8 @@ fn f32_distances(
 }
 
 /// The int8 model file: `--sgm`, or PTQ of the run with thresholds from its validation identities
-/// (training identities when it kept none).
-/// Returns the file, where it came from, and what its thresholds were calibrated on.
-fn int8_model(args: &ExportOptions) -> Result<(Vec<u8>, String, String), BundleError> {
+/// (training identities when it kept none). Returns the file and where it came from.
+fn int8_model(args: &ExportOptions) -> Result<(Vec<u8>, String), BundleError> {
     if let Some(path) = &args.sgm {
         let bytes = std::fs::read(path).map_err(|source| BundleError::Io {
             path: path.clone(),
@@ -217,27 +251,11 @@ fn int8_model(args: &ExportOptions) -> Result<(Vec<u8>, String, String), BundleE
         if flip_average {
             return Err(BundleError::FlipAverage { path: path.clone() });
         }
-        return Ok((
-            bytes,
-            format!("given with --sgm {}", path.display()),
-            "the given model file's".into(),
-        ));
+        return Ok((bytes, format!("given with --sgm {}", path.display())));
     }
     // The same post-training quantization as `siamedge-train quantize` (its defaults), so the
     // shipped file is byte-identical to `quantize --run RUN --out FILE`.
-    let q = QuantizeOptions {
-        calib_images: args.calibration_images,
-        percentile: args.percentile,
-        cache: args.cache.clone(),
-        limit: args.limit,
-        ..QuantizeOptions::ptq(args.run.clone())
-    };
-    let (bytes, report) = quantize_run(&q, |_, _| {})?;
-    let calibrated_on = if report.thresholds_from == THRESHOLDS_FROM_VALIDATION {
-        "all pairs of the validation identities (held out of training)"
-    } else {
-        "all pairs of training identities (optimistic: the network trained on them)"
-    };
+    let (bytes, report) = quantize_run(&ptq_options(args, &args.run), |_, _| {})?;
     Ok((
         bytes,
         format!(
@@ -248,8 +266,45 @@ fn int8_model(args: &ExportOptions) -> Result<(Vec<u8>, String, String), BundleE
             report.operating_points.len(),
             report.thresholds_from
         ),
-        calibrated_on.into(),
     ))
+}
+
+/// `export`'s post-training quantization options for `run`.
+pub(super) fn ptq_options(args: &ExportOptions, run: &Path) -> QuantizeOptions {
+    QuantizeOptions {
+        calib_images: args.calibration_images,
+        percentile: args.percentile,
+        cache: args.cache.clone(),
+        limit: args.limit,
+        ..QuantizeOptions::ptq(run.to_path_buf())
+    }
+}
+
+/// What the card says the thresholds of `model` were calibrated on, after measuring them again on
+/// the run's sets ([`threshold_source`]); thresholds from training people are refused unless
+/// `force`.
+fn calibrated_on(
+    args: &ExportOptions,
+    model: &Model<'_>,
+    splits: &RunSplits,
+) -> Result<String, BundleError> {
+    let source = threshold_source(model, splits.validation.as_ref(), &splits.train)?;
+    Ok(match source {
+        ThresholdSource::Validation => {
+            "all pairs of the validation identities (held out of training)".into()
+        }
+        ThresholdSource::Training if !args.force => {
+            return Err(BundleError::TrainingThresholds {
+                run: args.run.clone(),
+            })
+        }
+        ThresholdSource::Training => {
+            "all pairs of training identities (optimistic: the network trained on them; shipped with --force)".into()
+        }
+        ThresholdSource::Other => {
+            "data other than the run's (the given model file's; not the run's training or validation people)".into()
+        }
+    })
 }
 
 fn file_card(dir: &Path, name: &str, what: &str) -> Result<FileCard, BundleError> {
@@ -276,7 +331,7 @@ pub fn export_bundle(args: &ExportOptions) -> Result<ModelCard, BundleError> {
     })?;
     let run_arg = args.run.display().to_string();
     let export_cmd = format!(
-        "siamedge-train export --run {run_arg} --name {} --out {}{}",
+        "siamedge-train export --run {run_arg} --name {} --out {}{}{}{}",
         args.name,
         args.out.display(),
         match &args.sgm {
@@ -285,7 +340,18 @@ pub fn export_bundle(args: &ExportOptions) -> Result<ModelCard, BundleError> {
                 " --percentile {} --calibration-images {}",
                 args.percentile, args.calibration_images
             ),
-        }
+        },
+        if args.fold_runs.is_empty() {
+            String::new()
+        } else {
+            let runs: Vec<String> = args
+                .fold_runs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            format!(" --fold-runs {}", runs.join(","))
+        },
+        if args.force { " --force" } else { "" }
     );
 
     // f32: the candle encoder and its ONNX graph.
@@ -295,9 +361,10 @@ pub fn export_bundle(args: &ExportOptions) -> Result<ModelCard, BundleError> {
     let meta = [("siamedge.run", run_arg.clone())];
 
     // int8: the model file and its QDQ graph.
-    let (sgm, sgm_origin, calibrated_on) = int8_model(args)?;
-    siamedge_format::file::write_atomic(&dir.join("model.sgm"), &sgm)?;
+    let (sgm, sgm_origin) = int8_model(args)?;
     let model = Model::decode(&sgm)?;
+    let calibrated_on = calibrated_on(args, &model, &splits)?;
+    siamedge_format::file::write_atomic(&dir.join("model.sgm"), &sgm)?;
     if (
         usize::from(model.input().height),
         usize::from(model.input().width),
@@ -372,6 +439,14 @@ pub fn export_bundle(args: &ExportOptions) -> Result<ModelCard, BundleError> {
             })
         })
         .collect::<Result<Vec<_>, BundleError>>()?;
+
+    // The recipe on every fold and seed.
+    let (folds, fold_summary) = if args.fold_runs.is_empty() {
+        (Vec::new(), None)
+    } else {
+        let (f, s) = super::folds::fold_table(args, &run, &args.fold_runs)?;
+        (f, Some(s))
+    };
 
     // Baselines on the same split.
     let cache = DataCache::resolve(args.cache.as_deref()).map_err(SplitError::from)?;
@@ -463,7 +538,11 @@ pub fn export_bundle(args: &ExportOptions) -> Result<ModelCard, BundleError> {
                 distinct(splits.train.labels())
             ),
             validation_identities: match &splits.validation {
-                Some(v) => format!("{} identities held out of training", distinct(v.labels())),
+                Some(v) => format!(
+                    "{} identities held out of training ({} images); the operating points are calibrated on them",
+                    distinct(v.labels()),
+                    v.len()
+                ),
                 None => "none".into(),
             },
             held_out_identities: format!(
@@ -505,6 +584,8 @@ pub fn export_bundle(args: &ExportOptions) -> Result<ModelCard, BundleError> {
         thresholds,
         results,
         parity,
+        folds,
+        fold_summary,
         commands: vec![
             "siamedge-train data fetch".into(),
             format!("siamedge-train train ... --out {run_arg}   # config in {run_arg}/summary.json"),
@@ -516,7 +597,10 @@ pub fn export_bundle(args: &ExportOptions) -> Result<ModelCard, BundleError> {
             "Distances: the model metric over int8 embeddings for the int8 rows (as the device computes them), over f32 embeddings for the f32 row.".into(),
             "The int8 rows are the engine's (siamedge-engine on model.sgm: the firmware, siamedge-edge and the trainer give these numbers bit for bit on every target). How far peers running model.onnx and model.int8.onnx (tract, onnxruntime) may drift from them is bounded by the parity tests in tests/, not measured here.".into(),
             "Runtimes that reproduce the int8 numbers from model.int8.onnx: onnxruntime (CPU) at its default settings and with graph optimizations disabled, on x86 with or without VNNI (its 8-bit tensors are uint8 offset by 128, which onnxruntime's x86 kernels do not saturate), within scripts/check_onnx.py's bounds; tract 0.22 does not (it reads only the first of per-axis scales).".into(),
-        ],
+        ]
+        .into_iter()
+        .chain(args.notes.iter().cloned())
+        .collect(),
     };
     let json = serde_json::to_string_pretty(&card)?;
     siamedge_format::file::write_atomic(&dir.join("card.json"), json.as_bytes())?;
@@ -547,6 +631,9 @@ mod tests {
             cache: None,
             limit: None,
             no_baselines: true,
+            force: false,
+            fold_runs: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

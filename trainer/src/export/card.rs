@@ -8,12 +8,14 @@
 use serde::Serialize;
 use siamedge_format::{LayerKind, Model};
 
-use crate::eval::VerificationReport;
+use super::folds::{FoldCard, FoldSummary};
+use crate::eval::{Spread, VerificationReport};
 
 /// Version of the `card.json` layout. Version 2 dropped the tract row and the tract fields of
 /// [`ParityCard`] (`f32_candle_vs_tract_max_abs`, `engine_vs_tract_*`): peers' execution of the
-/// ONNX files is a parity test in `tests/`, not a card number.
-pub const CARD_SCHEMA_VERSION: u32 = 2;
+/// ONNX files is a parity test in `tests/`, not a card number. Version 3 added `folds` and
+/// `fold_summary` (absent when the recipe was not run on every fold).
+pub const CARD_SCHEMA_VERSION: u32 = 3;
 
 /// Multiply-accumulates of one inference of an int8 model (conv, depthwise, dense; pools and
 /// normalization not counted).
@@ -56,7 +58,8 @@ pub struct DataCard {
     pub protocol: String,
     /// Identities the model was trained on (fit), described.
     pub train_identities: String,
-    /// Identities used for checkpoint selection (carved out of the training ones).
+    /// Identities carved out of the training ones and held out of training: the calibration
+    /// people of the operating points (and of checkpoint selection when the run chose one).
     pub validation_identities: String,
     /// Identities the model never saw, on which every result below is measured.
     pub held_out_identities: String,
@@ -161,6 +164,14 @@ pub struct ModelCard {
     pub results: Vec<ResultCard>,
     /// Runtime agreement.
     pub parity: ParityCard,
+    /// The recipe on every test fold and seed (`folds[k].int8.eer`, means over seeds); absent
+    /// when not measured.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub folds: Vec<FoldCard>,
+    /// The folds together: the per-seed mean EER over the folds, its spread over seeds, and the
+    /// operating points on every run's test people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fold_summary: Option<FoldSummary>,
     /// The commands that produced this folder, in order.
     pub commands: Vec<String>,
     /// Notes on reproducibility and limits.
@@ -169,6 +180,77 @@ pub struct ModelCard {
 
 fn pct(x: f64) -> String {
     format!("{:.2}", 100.0 * x)
+}
+
+/// `value % [lower, upper] (count/total)`: a rate with its 95% interval.
+fn rate_ci(r: &crate::eval::Rate) -> String {
+    format!(
+        "{} % [{}, {}] ({}/{})",
+        pct(r.value),
+        pct(r.ci95.lower),
+        pct(r.ci95.upper),
+        r.count,
+        r.total
+    )
+}
+
+/// `mean ± sd` in percent.
+fn pct_sd(s: &Spread) -> String {
+    format!("{} ± {}", pct(s.mean), pct(s.sd))
+}
+
+/// `mean [min, max]` in percent.
+fn pct_range(s: &Spread) -> String {
+    format!("{} [{}, {}]", pct(s.mean), pct(s.min), pct(s.max))
+}
+
+/// The `folds` section of `CARD.md`.
+fn folds_markdown(folds: &[FoldCard], summary: &FoldSummary) -> String {
+    let mut s = String::from("\n## Every fold (the same recipe, retrained per fold and seed)\n\n");
+    s += &format!(
+        "Each fold's test people never trained; each run quantized as this folder's model was \
+         (thresholds from its own validation people). EER mean ± sd over seeds {:?}, percent; \
+         the shipped operating points' test FAR and TAR are mean [min, max] over the seeds.\n\n",
+        summary.seeds
+    );
+    let points = folds.first().map_or(0, |f| f.operating_points.len());
+    s += "| fold | f32 EER % | int8 EER % | int8 TAR@FAR=1e-3 % |";
+    let far_of = |k: usize| folds[0].operating_points[k].target_far;
+    for k in 0..points {
+        s += &format!(" test FAR at the {:.0e} point % | test TAR % |", far_of(k));
+    }
+    s += "\n|---|---|---|---|";
+    s += &"---|---|".repeat(points);
+    s += "\n";
+    for f in folds {
+        let tar3 = f
+            .int8
+            .tar_at_far
+            .iter()
+            .find(|(far, _)| (*far - 1e-3).abs() < 1e-12)
+            .map_or_else(|| "-".into(), |(_, t)| pct(*t));
+        s += &format!(
+            "| {} | {} | {} | {} |",
+            f.fold,
+            pct_sd(&f.f32.eer_spread),
+            pct_sd(&f.int8.eer_spread),
+            tar3
+        );
+        for p in &f.operating_points {
+            s += &format!(" {} | {} |", pct_range(&p.test_far), pct_range(&p.test_tar));
+        }
+        s += "\n";
+    }
+    s += &format!(
+        "| **mean of folds, over seeds** | {} | {} | |",
+        pct_sd(&summary.f32_mean_eer),
+        pct_sd(&summary.int8_mean_eer)
+    );
+    for p in &summary.operating_points {
+        s += &format!(" {} | {} |", pct_range(&p.test_far), pct_range(&p.test_tar));
+    }
+    s += "\n";
+    s
 }
 
 impl ModelCard {
@@ -182,10 +264,7 @@ impl ModelCard {
         s += &format!("- Data: {}\n", self.data.dataset);
         s += &format!("- Protocol: {}\n", self.data.protocol);
         s += &format!("- Trained on: {}\n", self.data.train_identities);
-        s += &format!(
-            "- Checkpoint chosen on: {}\n",
-            self.data.validation_identities
-        );
+        s += &format!("- Validation people: {}\n", self.data.validation_identities);
         s += &format!(
             "- **Never saw**: {} (every result below is on them)\n\n",
             self.data.held_out_identities
@@ -219,23 +298,10 @@ impl ModelCard {
             );
         }
         s += "\n## Operating points (in `model.sgm`)\n\n";
-        s += "| target FAR | threshold | calibrated on | test FAR | test TAR |\n|---|---|---|---|---|\n";
+        s += "| target FAR | threshold | calibrated on | test FAR [95% CI] | test TAR [95% CI] |\n|---|---|---|---|---|\n";
         for t in &self.thresholds {
             let (far, tar) = match &t.test {
-                Some(at) => (
-                    format!(
-                        "{} % ({}/{})",
-                        pct(at.far.value),
-                        at.far.count,
-                        at.far.total
-                    ),
-                    format!(
-                        "{} % ({}/{})",
-                        pct(at.tar.value),
-                        at.tar.count,
-                        at.tar.total
-                    ),
-                ),
+                Some(at) => (rate_ci(&at.far), rate_ci(&at.tar)),
                 None => ("-".into(), "-".into()),
             };
             s += &format!(
@@ -276,6 +342,9 @@ impl ModelCard {
                 v.auc_ci95.lower,
                 v.auc_ci95.upper
             );
+        }
+        if let Some(summary) = &self.fold_summary {
+            s += &folds_markdown(&self.folds, summary);
         }
         let p = &self.parity;
         s += &format!(

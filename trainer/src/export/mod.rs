@@ -12,6 +12,7 @@
 
 pub mod bundle;
 pub mod card;
+pub mod folds;
 pub mod onnx_float;
 pub mod onnx_pb;
 pub mod onnx_qdq;

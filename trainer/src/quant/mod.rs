@@ -33,6 +33,7 @@ pub mod ptq;
 pub mod qat;
 pub mod scheme;
 pub mod thresholds;
+pub mod transfer;
 
 pub use calibrate::{calibrate, Calibration, RangeRule, TensorRange};
 pub use fold::{fold, FoldedEncoder, FoldedLayer};

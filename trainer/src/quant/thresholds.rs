@@ -145,6 +145,62 @@ pub fn recalibrate(
     Ok((spec.to_bytes()?, points))
 }
 
+/// Whose pairs a model file's thresholds were measured on, found by measuring them again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdSource {
+    /// Identities held out of training (the run's validation people): what a new user meets.
+    Validation,
+    /// The identities the network trained on: optimistic, its test FAR runs far from the target.
+    Training,
+    /// Neither of the run's sets gives these thresholds (e.g. `calibrate` on other data).
+    Other,
+}
+
+/// Which of `validation` (when the run kept some) and `training` gives `model`'s thresholds: every
+/// operating point's threshold recomputed at its FAR on all pairs of the set, with the model's
+/// int8 embeddings, must equal the file's bit for bit (as [`decision_spec`] writes them).
+/// Validation wins a tie.
+pub fn threshold_source(
+    model: &Model<'_>,
+    validation: Option<&LabelledSet>,
+    training: &LabelledSet,
+) -> Result<ThresholdSource, QuantError> {
+    let points = model.decision().points();
+    let fars: Vec<f64> = points.iter().map(|p| far_as_given(p.far)).collect();
+    let gives = |set: &LabelledSet| -> Result<bool, QuantError> {
+        let emb = Int8Embedder::new(model).embed_set(set)?;
+        let again = calibrate_points(
+            model.metric(),
+            &emb,
+            model.embedding().scale,
+            set.labels(),
+            &fars,
+        )?;
+        Ok(again
+            .iter()
+            .zip(points)
+            .all(|(a, p)| (a.threshold as f32).to_bits() == p.threshold.to_bits()))
+    };
+    if let Some(v) = validation {
+        if gives(v)? {
+            return Ok(ThresholdSource::Validation);
+        }
+    }
+    Ok(if gives(training)? {
+        ThresholdSource::Training
+    } else {
+        ThresholdSource::Other
+    })
+}
+
+/// The target FAR that was given (as an `f64`) for the `f32` stored in a model file: the shortest
+/// decimal that reads back as `far` (`1e-2` gives 0.01, not the 0.0099999998 of `f64::from`,
+/// which would allow one impostor fewer on 1,000 pairs).
+pub fn far_as_given(far: f32) -> f64 {
+    far.to_string().parse().unwrap_or(f64::from(far))
+}
+
 /// A decision section with `points` (the first is the default) and score margin `margin`.
 pub fn decision_spec(points: &[CalibratedPoint], margin: f32) -> Result<DecisionSpec, QuantError> {
     let ops: Vec<OperatingPoint> = points
@@ -190,5 +246,66 @@ mod tests {
         assert_eq!(spec.points().len(), 2);
         assert_eq!(spec.default_point().far, 0.05);
         assert!(calibrate_points(Metric::L2, &emb[..4], 0.5, &labels[..4], &[0.1]).is_err());
+    }
+
+    #[test]
+    fn a_stored_far_reads_back_as_it_was_given() {
+        for far in [1e-3, 1e-2, 5e-2, 0.1, 0.7, 0.9, 1.0] {
+            assert_eq!(far_as_given(far as f32), far);
+        }
+        // Why it matters: 1e-2 as f32 is 0.0099999998, which allows 9 of 1,000 impostor pairs
+        // where the 1e-2 that was asked for allows 10, and so gives another threshold.
+        let impostor: Vec<f64> = (1..=1000).map(f64::from).collect();
+        let genuine: Vec<f64> = (0..1000).map(|k| f64::from(k) + 0.5).collect();
+        let at = |far: f64| operating_points(&genuine, &impostor, &[far]).unwrap()[0].far.count;
+        assert_eq!(at(far_as_given(1e-2_f32)), 10);
+        assert_eq!(at(f64::from(1e-2_f32)), 9);
+    }
+
+    /// A random set at `model`'s input size: `people` identities of 4 images, each a noisy copy
+    /// of its identity's base image.
+    fn people(model: &Model<'_>, people: u32, seed: u64) -> LabelledSet {
+        use rand::{Rng, SeedableRng};
+        let i = model.input();
+        let shape = crate::data::ImageShape {
+            channels: usize::from(i.channels),
+            height: usize::from(i.height),
+            width: usize::from(i.width),
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut pixels = Vec::new();
+        let mut labels = Vec::new();
+        for p in 0..people {
+            let base: Vec<f32> = (0..shape.len()).map(|_| rng.random()).collect();
+            for _ in 0..4 {
+                pixels.extend(
+                    base.iter()
+                        .map(|b| (b + rng.random_range(-0.2..0.2)).clamp(0.0, 1.0)),
+                );
+                labels.push(p);
+            }
+        }
+        LabelledSet::new(pixels, labels, shape).unwrap()
+    }
+
+    #[test]
+    fn the_source_of_thresholds_is_found_by_measuring_them_again() {
+        let bytes = siamedge_engine::doc_model().unwrap();
+        let model = Model::decode(&bytes).unwrap();
+        let (val, train, other) = (
+            people(&model, 3, 1),
+            people(&model, 5, 2),
+            people(&model, 4, 3),
+        );
+        let fars = [0.7, 0.9];
+        let source = |set: &LabelledSet, v: Option<&LabelledSet>| {
+            let (b, _) = recalibrate(&bytes, set, &fars).unwrap();
+            let m = Model::decode(&b).unwrap();
+            threshold_source(&m, v, &train).unwrap()
+        };
+        assert_eq!(source(&val, Some(&val)), ThresholdSource::Validation);
+        assert_eq!(source(&train, Some(&val)), ThresholdSource::Training);
+        assert_eq!(source(&train, None), ThresholdSource::Training);
+        assert_eq!(source(&other, Some(&val)), ThresholdSource::Other);
     }
 }
