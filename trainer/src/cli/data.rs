@@ -1,5 +1,5 @@
 //! `siamedge-train data`: fetch the data sets (and the pretrained face-api.js weights) into the
-//! cache, and inspect what is cached.
+//! cache, inspect what is cached, and write a synthetic signature set.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,6 +14,7 @@ use siamedge_trainer::data::download::Source;
 use siamedge_trainer::data::fetch::{fetch, verify, FetchReport, FetchStatus};
 use siamedge_trainer::data::mnist::{label_histogram, FASHION_CLASSES};
 use siamedge_trainer::data::orl::{self, RepairRecord};
+use siamedge_trainer::data::synth_signature::{write_folder, SignatureSynth};
 use siamedge_trainer::data::{DataCache, DataSet, Mnist, OrlFaces};
 
 /// Arguments of `siamedge-train data`.
@@ -51,6 +52,27 @@ pub enum DataCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write a synthetic signature set (sigma-lognormal writers: genuine signatures and skilled
+    /// forgeries as 200 dpi grey scans) in the plain layout that `train --data signature
+    /// --data-dir OUT` reads: OUT/wNNNN/genuine/gNN.png, OUT/wNNNN/forged/fNN.png. Deterministic
+    /// under --seed; an existing OUT is refused.
+    SynthSignatures {
+        /// The new folder.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Writers [GPDS-like default: 300].
+        #[arg(long, default_value_t = 300)]
+        writers: u32,
+        /// Genuine signatures per writer (GPDS: 24).
+        #[arg(long, default_value_t = 24)]
+        genuine: u32,
+        /// Skilled forgeries per writer (GPDS: 30).
+        #[arg(long, default_value_t = 30)]
+        forgeries: u32,
+        /// Generator seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
 }
 
 /// A data set on the command line.
@@ -85,6 +107,38 @@ pub fn run(args: DataArgs, verbose: u8) -> Result<()> {
     let result = match args.command {
         DataCommand::Fetch { sets, json } => run_fetch(&mut out, &cache, &sets, json, verbose),
         DataCommand::Inspect { set, json } => run_inspect(&mut out, &cache, set.into(), json),
+        DataCommand::SynthSignatures {
+            out: dir,
+            writers,
+            genuine,
+            forgeries,
+            seed,
+        } => {
+            let synth = SignatureSynth {
+                seed,
+                genuine_per_writer: genuine,
+                forgeries_per_writer: forgeries,
+                ..SignatureSynth::default()
+            };
+            let bar = ProgressBar::new(u64::from(writers));
+            let s = write_folder(&synth, &dir, writers, |done, _| {
+                bar.set_position(u64::from(done))
+            })
+            .with_context(|| format!("writing the synthetic signature set {}", dir.display()))?;
+            bar.finish_and_clear();
+            writeln!(
+                out,
+                "wrote {}: {} writers x ({} genuine + {} skilled forgeries), {} images, {:.1} MB, seed {}",
+                dir.display(),
+                s.writers,
+                s.genuine_per_writer,
+                s.forgeries_per_writer,
+                s.images,
+                s.bytes as f64 / 1e6,
+                s.seed
+            )
+            .map_err(Into::into)
+        }
     };
     match result {
         Err(e)

@@ -78,11 +78,13 @@
 //! When not: these are synthetic; a verifier trained on them alone learns this model's notion of a
 //! writer. Use them to exercise the pipeline and pre-train, and measure on real signatures.
 
+pub mod folder;
 pub mod lognormal;
 pub mod render;
 pub mod trace;
 pub mod writer;
 
+pub use folder::{write_folder, SynthSetSummary, WriteError};
 pub use lognormal::{erf, Component, Stroke};
 pub use render::{render, RenderOptions};
 pub use trace::{shape_distance, BoundingBox, Trace, TracePoint};
