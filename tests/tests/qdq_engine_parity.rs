@@ -61,8 +61,12 @@ const EVERY_KIND_MIN_IDENTICAL: f64 = 0.97;
 const FACE_MAX_STEPS: i32 = 4;
 /// Smallest cosine between the two.
 const FACE_MIN_COSINE: f64 = 0.996;
-/// Decisions (test pairs x operating points) that may flip between them.
-const FACE_MAX_FLIPS: usize = 20;
+/// Share of the decisions (test pairs x operating points) that may flip between them. How many
+/// flip depends on how many distances lie near the thresholds: model `a4fa0d80` (thresholds from
+/// held-out people, test FAR 2.3 % and TAR 93 % at its 1e-3 point, in the overlap of genuine and
+/// impostor distances) flips 28 of 9,900 (0.28 %); its predecessor, whose thresholds sat where no
+/// impostor lay (FAR 0), flipped at most 20.
+const FACE_MAX_FLIP_RATE: f64 = 0.004;
 
 fn cosine(a: &[i8], b: &[i8]) -> f64 {
     let dot: f64 = a
@@ -293,5 +297,9 @@ fn the_shipped_int8_model_stays_near_its_float_graph_on_held_out_faces() {
     assert_eq!(test.len(), 100);
     assert!(d.max_steps <= FACE_MAX_STEPS, "{d:?}");
     assert!(d.min_cosine >= FACE_MIN_COSINE, "{d:?}");
-    assert!(flips <= FACE_MAX_FLIPS, "{flips} decisions differ");
+    let decisions = (eg.len() + ei.len()) * model.decision().points().len();
+    assert!(
+        flips as f64 <= FACE_MAX_FLIP_RATE * decisions as f64,
+        "{flips} of {decisions} decisions differ"
+    );
 }

@@ -12,7 +12,7 @@ fn repo() -> &'static Path {
 fn shipped_qdq_graphs_are_the_exporters() {
     let out = tempfile::tempdir().unwrap();
     for (name, run) in [
-        ("face-orl", "runs/face-f0"),
+        ("face-orl", "runs/r5-s0-f0"),
         ("digits-mnist", "runs/digits"),
     ] {
         let dir = repo().join("models").join(name);

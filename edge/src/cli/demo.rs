@@ -137,9 +137,25 @@ pub fn run(common: &Common, args: &DemoArgs) -> Result<()> {
             names.join(" "),
         )
     } else {
+        // `data.validation_identities` starts with how many of the other people were held out
+        // of training to calibrate the thresholds ("none" when no one was).
+        let calibration = card
+            .pointer("/data/validation_identities")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|s| s.split_whitespace().next()?.parse::<usize>().ok())
+            .filter(|&n| n < others)
+            .unwrap_or(0);
+        let trained = if calibration > 0 {
+            format!(
+                "it was trained on {} of the other {others}; its thresholds were calibrated on \
+                 the remaining {calibration}, whom it never trained on either",
+                others - calibration
+            )
+        } else {
+            format!("it was trained on the other {others}")
+        };
         format!(
-            "The model never saw these {} people: ORL fold {fold}'s test people {} (it was trained \
-             on the other {others}).",
+            "The model never saw these {} people: ORL fold {fold}'s test people {} ({trained}).",
             names.len(),
             names.join(" "),
         )

@@ -257,7 +257,11 @@ mod tests {
         // where the 1e-2 that was asked for allows 10, and so gives another threshold.
         let impostor: Vec<f64> = (1..=1000).map(f64::from).collect();
         let genuine: Vec<f64> = (0..1000).map(|k| f64::from(k) + 0.5).collect();
-        let at = |far: f64| operating_points(&genuine, &impostor, &[far]).unwrap()[0].far.count;
+        let at = |far: f64| {
+            operating_points(&genuine, &impostor, &[far]).unwrap()[0]
+                .far
+                .count
+        };
         assert_eq!(at(far_as_given(1e-2_f32)), 10);
         assert_eq!(at(f64::from(1e-2_f32)), 9);
     }
