@@ -40,24 +40,36 @@ pub fn int8_distances(
     scale: f32,
     pairs: &Pairs,
 ) -> Result<(Vec<f64>, Vec<f64>), QuantError> {
-    let model = ModelId::digest(&[]);
-    let e = |i: usize| EmbeddingRef {
-        model,
-        scale,
-        values: &embeddings[i],
-    };
     let mut err = None;
-    let d = pairs.distances(|a, b| match metric.distance_i8(e(a), e(b)) {
-        Ok(d) => f64::from(d),
-        Err(x) => {
-            err = Some(x);
-            f64::NAN
+    let d = pairs.distances(|a, b| {
+        match int8_distance(metric, scale, &embeddings[a], &embeddings[b]) {
+            Ok(d) => d,
+            Err(x) => {
+                err = Some(x);
+                f64::NAN
+            }
         }
     });
     match err {
-        Some(x) => Err(x.into()),
+        Some(x) => Err(x),
         None => Ok(d),
     }
+}
+
+/// The distance in `metric` between two int8 embeddings with `scale`, as the device computes it.
+pub fn int8_distance(
+    metric: Metric<'_>,
+    scale: f32,
+    a: &[i8],
+    b: &[i8],
+) -> Result<f64, QuantError> {
+    let model = ModelId::digest(&[]);
+    let e = |values| EmbeddingRef {
+        model,
+        scale,
+        values,
+    };
+    Ok(f64::from(metric.distance_i8(e(a), e(b))?))
 }
 
 /// Thresholds at each of `fars` for `genuine` and `impostor` distances.

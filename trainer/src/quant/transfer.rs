@@ -14,15 +14,16 @@
 use std::path::PathBuf;
 
 use serde::Serialize;
-use siamedge_format::{EmbeddingRef, Metric, Model, ModelId};
+use siamedge_format::{Metric, Model};
 
 use super::int8::Int8Embedder;
 use super::pipeline::{quantize_run, QuantizeOptions};
+use super::thresholds::{int8_distance, int8_distances};
 use super::QuantError;
 use crate::data::LabelledSet;
 use crate::eval::score_norm::{normalise, CohortStats, ScoreNorm};
 use crate::eval::{
-    all_pairs, at_threshold, choose_threshold, AtThreshold, Pairs, Roc, Spread, ThresholdRule,
+    all_pairs, at_threshold, choose_threshold, AtThreshold, Pair, Pairs, Roc, Spread, ThresholdRule,
 };
 use crate::protocol::{load_run, load_splits};
 
@@ -174,16 +175,6 @@ struct Distance<'m> {
 }
 
 impl Distance<'_> {
-    fn between(&self, a: &[i8], b: &[i8]) -> Result<f64, QuantError> {
-        let model = ModelId::digest(&[]);
-        let r = |values| EmbeddingRef {
-            model,
-            scale: self.scale,
-            values,
-        };
-        Ok(f64::from(self.metric.distance_i8(r(a), r(b))?))
-    }
-
     /// Each item's cohort statistics (cohort images of the item's own label left out).
     fn cohort_stats(
         &self,
@@ -199,34 +190,34 @@ impl Distance<'_> {
                     .iter()
                     .zip(&cohort.labels)
                     .filter(|(_, cl)| *cl != l)
-                    .map(|(c, _)| self.between(e, c))
+                    .map(|(c, _)| int8_distance(self.metric, self.scale, e, c))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(CohortStats::of(&d))
             })
             .collect()
     }
 
-    /// Scores of `pairs` of `set` under `norm`, `(genuine, impostor)`.
-    fn scores(
-        &self,
-        set: &Embedded,
-        stats: &[CohortStats],
-        pairs: &Pairs,
-        norm: ScoreNorm,
-    ) -> Result<(Vec<f64>, Vec<f64>), QuantError> {
-        let mut err = None;
-        let out = pairs.distances(|a, b| match self.between(&set.emb[a], &set.emb[b]) {
-            Ok(d) => normalise(norm, d, &stats[a], &stats[b]),
-            Err(e) => {
-                err = Some(e);
-                f64::NAN
-            }
-        });
-        match err {
-            Some(e) => Err(e),
-            None => Ok(out),
-        }
+    /// The raw distances of `pairs` of `set`, `(genuine, impostor)`.
+    fn raw(&self, set: &Embedded, pairs: &Pairs) -> Result<(Vec<f64>, Vec<f64>), QuantError> {
+        int8_distances(self.metric, &set.emb, self.scale, pairs)
     }
+}
+
+/// `raw` distances of `pairs` (from [`Distance::raw`]) as scores under `norm`, `(genuine,
+/// impostor)`.
+fn scores(
+    raw: &(Vec<f64>, Vec<f64>),
+    stats: &[CohortStats],
+    pairs: &Pairs,
+    norm: ScoreNorm,
+) -> (Vec<f64>, Vec<f64>) {
+    let side = |d: &[f64], p: &[Pair]| -> Vec<f64> {
+        d.iter()
+            .zip(p)
+            .map(|(&d, p)| normalise(norm, d, &stats[p.a], &stats[p.b]))
+            .collect()
+    };
+    (side(&raw.0, &pairs.genuine), side(&raw.1, &pairs.impostor))
 }
 
 fn run_transfer(opts: &QuantizeOptions, fars: &[f64]) -> Result<RunTransfer, QuantError> {
@@ -245,11 +236,13 @@ fn run_transfer(opts: &QuantizeOptions, fars: &[f64]) -> Result<RunTransfer, Qua
     let calib_pairs = all_pairs(calib_set.labels());
     let calib_stats = dist.cohort_stats(&calib, &cohort)?;
     let test_stats = dist.cohort_stats(&test, &cohort)?;
+    let calib_raw = dist.raw(&calib, &calib_pairs)?;
+    let test_raw = dist.raw(&test, &splits.test_pairs)?;
     let norms = ScoreNorm::ALL
         .iter()
         .map(|&norm| {
-            let (cg, ci) = dist.scores(&calib, &calib_stats, &calib_pairs, norm)?;
-            let (tg, ti) = dist.scores(&test, &test_stats, &splits.test_pairs, norm)?;
+            let (cg, ci) = scores(&calib_raw, &calib_stats, &calib_pairs, norm);
+            let (tg, ti) = scores(&test_raw, &test_stats, &splits.test_pairs, norm);
             let points = Estimator::ALL
                 .iter()
                 .flat_map(|&e| fars.iter().map(move |&far| (e, far)))
